@@ -1,0 +1,47 @@
+"""POST /orders (platform order intake) and GET /orders/{order_id} (where it stands)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from signbridge import runtime
+from signbridge.errors import NotFound
+from signbridge.http import install_error_handlers, parse_json, parse_model, raw_body
+from signbridge.logic.orders import accept_platform_order, order_view
+from signbridge.models.order import Order
+from signbridge.observability import logger, metrics, tracer
+
+app = APIGatewayRestResolver()
+install_error_handlers(app)
+
+
+@app.post("/orders")
+@tracer.capture_method
+def create_order() -> Response:
+    settings = runtime.settings()
+    order = parse_model(Order, parse_json(raw_body(app.current_event, settings.max_body_bytes)))
+    intake = accept_platform_order(order, runtime.store(), settings.route_platform_orders_to)
+    logger.info("order received", extra={"order_id": order.id, "created": intake.created})
+    metrics.add_metric(name="OrderAccepted" if intake.created else "OrderRepeated", unit="Count", value=1)
+    return Response(
+        status_code=202 if intake.created else 200, content_type="application/json", body=order_view(intake.state)
+    )
+
+
+@app.get("/orders/<order_id>")
+@tracer.capture_method
+def get_order(order_id: str) -> dict[str, Any]:
+    state = runtime.store().get_order_state(order_id)
+    if state is None:
+        raise NotFound("No order with this id.", details={"order_id": order_id})
+    return order_view(state)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

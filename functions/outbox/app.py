@@ -1,0 +1,37 @@
+"""Table stream → delivery queue (the outbox). A failed record is reported and retried alone."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from signbridge import runtime
+from signbridge.logic.outbox import delivery_message, message_body
+from signbridge.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+@cache
+def _sqs() -> Any:
+    return boto3.client("sqs")
+
+
+def enqueue(record: DynamoDBRecord) -> None:
+    message = delivery_message(record.raw_event)
+    if message is None:
+        return
+    _sqs().send_message(QueueUrl=runtime.settings().delivery_queue_url, MessageBody=message_body(message))
+    logger.info("delivery enqueued", extra=message)
+    metrics.add_metric(name="DeliveryEnqueued", unit="Count", value=1)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=enqueue, processor=processor, context=context)

@@ -1,0 +1,55 @@
+"""POST /sign-customiser/webhooks: Sign Customiser's webhook subscription deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from signbridge import runtime
+from signbridge.errors import ValidationFailed
+from signbridge.http import install_error_handlers
+from signbridge.logic.webhooks import forward_webhook_order, record_webhook
+from signbridge.observability import logger, metrics, tracer
+from signbridge.signed_request import signed_json
+
+app = APIGatewayRestResolver()
+install_error_handlers(app)
+
+
+@app.post("/sign-customiser/webhooks")
+@tracer.capture_method
+def receive_webhook() -> dict[str, bool]:
+    settings = runtime.settings()
+    raw, body = signed_json(app.current_event, runtime.webhook_secrets(), settings)
+    result = record_webhook(raw, body, runtime.store(), ttl_days=settings.webhook_dedup_ttl_days)
+    logger.info(
+        "webhook received",
+        extra={
+            "topic": result.topic,
+            "duplicate": result.duplicate,
+            "sc_order_id": result.order.order_id if result.order else None,
+        },
+    )
+    metrics.add_metric(name="WebhookDuplicate" if result.duplicate else "WebhookRecorded", unit="Count", value=1)
+    if result.order is not None and settings.forward_webhook_orders_to:
+        # Also on a duplicate delivery: forwarding is idempotent, and a redelivery after a
+        # failure here is how the order still gets forwarded.
+        try:
+            forward_webhook_order(result.order, runtime.store(), settings.forward_webhook_orders_to)
+        except ValidationFailed as exc:
+            # The delivery is recorded and acknowledged; refusing it would not make the order
+            # any more complete. Surfaced as an error log and a metric for the operator.
+            logger.error(
+                "order:created not forwarded", extra={"sc_order_id": result.order.order_id, "details": exc.details}
+            )
+            metrics.add_metric(name="WebhookOrderNotForwarded", unit="Count", value=1)
+    return {"ok": True}
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

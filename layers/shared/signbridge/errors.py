@@ -1,0 +1,109 @@
+"""Domain exceptions. Each carries the HTTP status and machine-readable code it maps to.
+
+Handlers turn any ``SignbridgeError`` into ``{"error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SignbridgeError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, details: Any = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
+
+
+# --- Signature (401) -------------------------------------------------------------------
+class SignatureError(SignbridgeError):
+    status = 401
+
+
+class SignatureMissing(SignatureError):
+    code = "signature_missing"
+
+
+class TimestampMalformed(SignatureError):
+    code = "timestamp_malformed"
+
+
+class TimestampStale(SignatureError):
+    code = "timestamp_stale"
+
+
+class SignatureInvalid(SignatureError):
+    code = "signature_invalid"
+
+
+# --- Bad input (4xx) -------------------------------------------------------------------
+class MalformedJson(SignbridgeError):
+    status = 400
+    code = "malformed_json"
+
+
+class PayloadTooLarge(SignbridgeError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(SignbridgeError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ValidationFailed(SignbridgeError):
+    status = 422
+    code = "validation_failed"
+
+
+class UnknownProduct(ValidationFailed):
+    code = "unknown_product"
+
+
+class TotalsMismatch(ValidationFailed):
+    code = "totals_mismatch"
+
+
+class NotFound(SignbridgeError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(SignbridgeError):
+    status = 409
+    code = "conflict"
+
+
+# --- Dependencies (5xx) ----------------------------------------------------------------
+class StoreUnavailable(SignbridgeError):
+    status = 503
+    code = "store_unavailable"
+
+    def __init__(self, message: str = "The order store is unavailable; retry shortly.", retry_after: int = 5):
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class ConfigurationError(SignbridgeError):
+    status = 503
+    code = "not_configured"
+
+
+class PlatformFailed(SignbridgeError):
+    status = 502
+    code = "platform_failed"
+
+
+class PlatformTimeout(SignbridgeError):
+    status = 504
+    code = "platform_timeout"

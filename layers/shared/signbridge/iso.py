@@ -1,0 +1,69 @@
+"""ISO 4217 currencies and ISO 3166 countries/subdivisions, from maintained data packages.
+
+``iso4217`` carries each currency's minor-unit exponent (JPY 0, USD 2, KWD 3) straight from
+the ISO maintenance agency's table; ``pycountry`` carries ISO 3166-1 and 3166-2 with names.
+Hand-written tables would go stale.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from decimal import Decimal
+from functools import lru_cache
+
+import iso4217
+import pycountry
+
+
+class UnknownCode(ValueError):
+    pass
+
+
+def currency_exponent(code: str) -> int:
+    try:
+        exponent = iso4217.Currency(code.upper()).exponent
+    except ValueError as exc:
+        raise UnknownCode(f"{code!r} is not an ISO 4217 currency code") from exc
+    if exponent is None:  # funds and metals (XAU, XXX) have no minor unit
+        raise UnknownCode(f"{code!r} is not a currency that can be charged")
+    return int(exponent)
+
+
+def to_major_units(minor: int, currency: str) -> Decimal:
+    """Exact conversion of integer minor units to a Decimal in major units (1999 USD → 19.99)."""
+    exponent = currency_exponent(currency)
+    return (Decimal(minor) / (Decimal(10) ** exponent)).quantize(Decimal(1).scaleb(-exponent))
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold().strip()
+
+
+@lru_cache(maxsize=512)
+def country_alpha2(country: str) -> str:
+    """'Australia', 'AU', 'AUS' → 'AU'."""
+    if not country or not country.strip():
+        raise UnknownCode("country is empty")
+    try:
+        return str(pycountry.countries.lookup(country.strip()).alpha_2)
+    except LookupError:
+        pass
+    try:  # names written without accents, or with other common spellings
+        return str(pycountry.countries.search_fuzzy(country.strip())[0].alpha_2)
+    except LookupError as exc:
+        raise UnknownCode(f"{country!r} is not a recognisable country") from exc
+
+
+@lru_cache(maxsize=2048)
+def subdivision_code(country_alpha_2: str, province: str) -> str:
+    """'AU' + 'Queensland' (or 'QLD', 'AU-QLD') → 'QLD': the ISO 3166-2 code without its country prefix."""
+    wanted = _fold(province)
+    if not wanted:
+        raise UnknownCode("province is empty")
+    subdivisions = pycountry.subdivisions.get(country_code=country_alpha_2) or []
+    for sub in subdivisions:
+        code = str(sub.code)
+        local = code.split("-", 1)[1]
+        if wanted in (_fold(code), _fold(local), _fold(str(sub.name))):
+            return local
+    raise UnknownCode(f"{province!r} is not a subdivision of {country_alpha_2}")

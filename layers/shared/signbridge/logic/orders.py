@@ -1,0 +1,100 @@
+"""Platform order intake: validate, route, and persist the order with one delivery per destination."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from signbridge.errors import Conflict, TotalsMismatch, UnknownProduct
+from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
+from signbridge.models.order import Order
+from signbridge.settings import Destination
+from signbridge.store.table import OrderState, Store
+
+ORIGIN_PLATFORM = "platform"
+ORIGIN_SIGNCUSTOMISER = "signcustomiser"
+
+
+@dataclass
+class Intake:
+    created: bool
+    state: OrderState
+
+
+def custom_lines(order: Order, store: Store) -> set[str]:
+    """Ids of the lines that are Sign Customiser designs; 422 for a line that claims to be one
+    but whose external_id signbridge never issued."""
+    issued = store.get_products_by_external_id([line.external_id for line in order.line_items])
+    unknown = [
+        {
+            "field": f"line_items.{index}.external_id",
+            "line_id": line.id,
+            "external_id": line.external_id,
+            "message": "customised is true but this external_id was never issued by a product:created callback",
+        }
+        for index, line in enumerate(order.line_items)
+        if line.customised is True and line.external_id not in issued
+    ]
+    if unknown:
+        raise UnknownProduct("A customised line references a product signbridge did not issue.", details=unknown)
+    return {line.id for line in order.line_items if line.external_id in issued and line.customised is not False}
+
+
+def initial_delivery(order_id: str, destination: Destination, custom_line_ids: set[str], at: str) -> DeliveryRecord:
+    if destination is Destination.SIGN_CUSTOMISER and not custom_line_ids:
+        return DeliveryRecord(
+            order_id=order_id,
+            destination=destination,
+            state=DeliveryState.SKIPPED,
+            updated_at=at,
+            last_error=DeliveryError(
+                code="no_customised_lines", message="The order has no Sign Customiser design to send."
+            ),
+        )
+    return DeliveryRecord(order_id=order_id, destination=destination, state=DeliveryState.PENDING, updated_at=at)
+
+
+def persist_order(
+    order: Order, origin: str, destinations: list[Destination], custom_line_ids: set[str], store: Store
+) -> Intake:
+    at = datetime.now(UTC).isoformat()
+    body = order.model_dump_json()
+    record = OrderRecord(
+        order_id=order.id,
+        origin=origin,
+        received_at=at,
+        body=body,
+        digest=hashlib.sha256(body.encode()).hexdigest(),
+        destinations=[str(d) for d in destinations],
+        custom_line_ids=sorted(custom_line_ids),
+    )
+    deliveries = [initial_delivery(order.id, d, custom_line_ids, at) for d in destinations]
+    created = store.create_order(record, deliveries)
+    state = store.get_order_state(order.id)
+    assert state is not None  # it was just written, or it existed
+    if not created and state.order.origin == origin and state.order.digest != record.digest:
+        raise Conflict(
+            "An order with this id was already received with different content.",
+            details={"order_id": order.id, "received_at": state.order.received_at},
+        )
+    return Intake(created=created, state=state)
+
+
+def accept_platform_order(order: Order, store: Store, routes: list[Destination]) -> Intake:
+    problems = order.totals_problems()
+    if problems:
+        raise TotalsMismatch("The order's amounts do not add up.", details=problems)
+    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store)
+
+
+def order_view(state: OrderState) -> dict[str, Any]:
+    """What GET /orders/{order_id} shows: where the order stands at each destination."""
+    return {
+        "order_id": state.order.order_id,
+        "origin": state.order.origin,
+        "received_at": state.order.received_at,
+        "deliveries": {d.destination: d.public() for d in sorted(state.deliveries, key=lambda d: d.destination)},
+        "sign_customiser_order_ids": state.sc_order_ids,
+    }

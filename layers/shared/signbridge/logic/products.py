@@ -1,0 +1,47 @@
+"""product:created: give every Sign Customiser product one stable external_id, and remember it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from signbridge.models.items import ProductMapping
+from signbridge.models.signcustomiser import ScProduct
+from signbridge.store.table import Store
+
+IdIssuer = Callable[[ScProduct], str]
+
+
+def derived_external_id(prefix: str) -> IdIssuer:
+    """The default: a stable id from Sign Customiser's product id, e.g. ``sc-1042``."""
+
+    def issue(product: ScProduct) -> str:
+        return f"{prefix}{product.product_id}"
+
+    return issue
+
+
+def record_product(product: ScProduct, store: Store, issue_id: IdIssuer, *, ask_first: bool) -> ProductMapping:
+    """The mapping for ``product``: the one already held, or a new one.
+
+    The conditional write in ``Store.record_product`` decides which id wins when deliveries
+    race. ``ask_first`` (platform mode) looks the product up before asking the platform, so a
+    plain redelivery does not create the product on the platform twice.
+    """
+    if ask_first:
+        existing = store.get_product(product.product_id)
+        if existing is not None:
+            return existing
+    mapping = ProductMapping(
+        product_id=product.product_id,
+        external_id=issue_id(product),
+        title=product.title,
+        description=product.description,
+        price=product.price,
+        image_url=product.product_image_url,
+        upload_urls=[upload.url for upload in product.uploads],
+        snapshot=product.model_dump_json(),
+        created_at=datetime.now(UTC).isoformat(),
+    )
+    held, _ = store.record_product(mapping)
+    return held

@@ -1,0 +1,96 @@
+"""Sign Customiser webhook deliveries: recognise the topic from the body, record each once."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from signbridge.errors import ValidationFailed
+from signbridge.http import field_errors, parse_model
+from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
+from signbridge.mappers.from_signcustomiser import order_from_webhook
+from signbridge.models.items import ScOrderRecord, WebhookDelivery
+from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
+from signbridge.settings import Destination
+from signbridge.store.table import Store
+
+ORDER_CREATED = "order:created"
+PRODUCT_CREATED = "product:created"
+FORM_SUBMITTED = "form:submitted"
+UNRECOGNISED = "unrecognised"
+
+
+def topic_of(body: Any) -> str:
+    """Deliveries carry no topic header; the body's top-level key tells them apart."""
+    if not isinstance(body, dict):
+        return UNRECOGNISED
+    if isinstance(body.get("order"), dict):
+        return ORDER_CREATED
+    if isinstance(body.get("product"), dict):
+        return PRODUCT_CREATED
+    if any(isinstance(body.get(key), dict) for key in ("form", "submission", "form_submission")):
+        return FORM_SUBMITTED
+    return UNRECOGNISED
+
+
+@dataclass
+class WebhookResult:
+    topic: str
+    duplicate: bool
+    order: ScWebhookOrder | None = None
+    order_is_new: bool = False
+
+
+def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: datetime | None = None) -> WebhookResult:
+    """Record the delivery (keyed by its body's digest, so redeliveries are recognised) and,
+    for order:created, the order itself, exactly once per Sign Customiser order_id."""
+    now = now or datetime.now(UTC)
+    topic = topic_of(body)
+    order = parse_model(OrderCreated, body).order if topic == ORDER_CREATED else None
+    delivery = WebhookDelivery(
+        digest=hashlib.sha256(raw).hexdigest(),
+        topic=topic,
+        received_at=now.isoformat(),
+        body=raw.decode("utf-8"),
+        expires_at=int(now.timestamp()) + ttl_days * 86_400,
+    )
+    record = None
+    if order is not None:
+        record = ScOrderRecord(
+            sc_order_id=order.order_id,
+            order_number=order.order_number,
+            external_order_number=order.external_order_number,
+            external_id=order.external_id,
+            order_total=order.order_total,
+            app_total=order.app_total,
+            currency=order.currency,
+            received_at=now.isoformat(),
+            product_external_ids=[p.external_id for p in order.products if p.external_id],
+        )
+    outcome = store.record_webhook(delivery, record)
+    return WebhookResult(
+        topic=topic, duplicate=outcome.duplicate_delivery, order=order, order_is_new=outcome.order_recorded
+    )
+
+
+def forward_webhook_order(order: ScWebhookOrder, store: Store, destinations: list[Destination]) -> bool:
+    """Forward an order that reached Sign Customiser by another channel to Dropday/Onward.
+
+    The canonical id is the order's external_id when it has one, so an order that also came
+    from the platform (and was sent to Sign Customiser by us) is the same order, created once.
+    Returns whether a new order was created; raises ValidationFailed when the webhook lacks
+    what the destinations need.
+    """
+    try:
+        canonical = order_from_webhook(order)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "The order:created webhook cannot be forwarded: it lacks fields the destinations need.",
+            details=field_errors(exc),
+        ) from exc
+    custom = {line.id for line in canonical.line_items}
+    return persist_order(canonical, ORIGIN_SIGNCUSTOMISER, destinations, custom, store).created

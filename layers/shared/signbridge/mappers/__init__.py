@@ -1,0 +1,1 @@
+"""Pure functions from the canonical order to each destination's request."""

@@ -1,0 +1,73 @@
+"""An order:created webhook's order → the canonical order, for merchants whose orders reach Sign
+Customiser through another channel and should still be forwarded to Dropday/Onward."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from signbridge.models.order import Address, Customer, LineItem, Order
+from signbridge.models.signcustomiser import ScWebhookAddress, ScWebhookOrder
+
+
+def webhook_order_id(order: ScWebhookOrder) -> str:
+    """The platform's id when Sign Customiser has one (so both routes name the order alike)."""
+    return order.external_id or f"sc-order-{order.order_id}"
+
+
+def _address(address: ScWebhookAddress | None) -> Address:
+    a = address or ScWebhookAddress()
+    return Address.model_validate(
+        {
+            "first_name": a.first_name,
+            "last_name": a.last_name,
+            "company": a.company,
+            "address1": a.address_1,
+            "address2": a.address_2,
+            "city": a.city,
+            "province": a.state,
+            "postcode": a.postcode,
+            "country": a.country,
+            "phone": a.phone,
+            "email": a.email,
+        }
+    )
+
+
+def order_from_webhook(order: ScWebhookOrder) -> Order:
+    """Raises pydantic.ValidationError when the webhook lacks what a destination needs."""
+    lines = [
+        LineItem(
+            id=f"{order.order_id}-{index}",
+            external_id=p.external_id or f"sc-product-{p.product_id}",
+            variant_id=str(p.product_id),
+            name=p.title,
+            quantity=int(getattr(p, "quantity", 1) or 1),
+            unit_price=p.price,
+            image_url=p.product_image_url,
+            customised=None,
+        )
+        for index, p in enumerate(order.products)
+    ]
+    subtotal = sum(line.total for line in lines)
+    customer = order.customer
+    created = datetime.fromisoformat(order.created_at) if order.created_at else datetime.now(UTC)
+    return Order(
+        id=webhook_order_id(order),
+        number=order.external_order_number or str(order.order_number or order.order_id),
+        created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+        currency=order.currency or "",
+        subtotal=subtotal,
+        shipping=max(0, (order.order_total or subtotal) - subtotal),
+        total=order.order_total if order.order_total is not None else subtotal,
+        customer=Customer(
+            id=(customer.external_id if customer and customer.external_id else f"sc-customer-{order.order_id}"),
+            first_name=(customer.first_name if customer else None) or "-",
+            last_name=(customer.last_name if customer else None) or "-",
+            email=customer.email if customer else None,
+            phone=customer.phone if customer else None,
+        ),
+        billing_address=_address(order.billing_address) if order.billing_address else None,
+        shipping_address=_address(order.shipping_address or order.billing_address),
+        shipping_line=order.shipping_line,
+        line_items=lines,
+    )

@@ -1,0 +1,1 @@
+"""One model per boundary: Sign Customiser, the platform's canonical order, each destination, stored items."""

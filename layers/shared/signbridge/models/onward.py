@@ -1,0 +1,66 @@
+"""Onward's POST /api/v1/orders body. Money is {"cents": minor units, "currency": ISO 4217}."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class OnwardMoney(BaseModel):
+    cents: int = Field(ge=0)
+    currency: str
+
+
+class OnwardFinancialStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    VOIDED = "voided"
+
+
+class OnwardCustomer(BaseModel):
+    shop_customer_id: str
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone_number: str | None = None
+
+
+class OnwardAddress(BaseModel):
+    address1: str
+    address2: str | None = None
+    province_code: str
+    city: str
+    postal_code: str
+    country_code: str = Field(pattern=r"^[A-Z]{2}$")
+
+
+class OnwardLineItem(BaseModel):
+    shop_line_item_id: str
+    shop_product_id: str
+    shop_variant_id: str
+    name: str
+    unit_price: OnwardMoney
+    total_price: OnwardMoney
+    quantity: int = Field(gt=0)
+    image_url: str
+    grams: int = Field(ge=0)
+    is_insured: bool
+
+
+class OnwardOrder(BaseModel):
+    shop_order_id: str
+    shop_order_number: str
+    subtotal_price: OnwardMoney
+    total_discounts_price: OnwardMoney
+    total_shipping_price: OnwardMoney
+    total_tax_price: OnwardMoney
+    total_price: OnwardMoney
+    amount_insured: OnwardMoney | None = None
+    purchased_quote_token: str | None = None
+    created_at: str
+    financial_status: OnwardFinancialStatus
+    customer: OnwardCustomer
+    shipping_address: OnwardAddress
+    line_items: list[OnwardLineItem] = Field(min_length=1)

@@ -1,0 +1,155 @@
+"""Sign Customiser's payloads: the product:created callback, webhook deliveries, and POST /api/v2/orders.
+
+Inbound models keep unknown fields (``extra="allow"``): Sign Customiser may add fields, and a
+delivery must not be rejected for that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+INBOUND = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+
+class Upload(BaseModel):
+    model_config = INBOUND
+
+    url: str
+    path: str | None = None
+    type: str | None = None
+
+
+class ScProduct(BaseModel):
+    """A finished design, as posted to the Create Product URL and inside webhook orders."""
+
+    model_config = INBOUND
+
+    product_id: int
+    title: str = Field(min_length=1)
+    description: str | None = None
+    description_html: str | None = None
+    external_id: str | None = None
+    # Documented as an object, delivered as [] when empty.
+    external_data: dict[str, Any] | list[Any] | None = None
+    price: int = Field(ge=0, description="Integer cents.")
+    compare_price: int | None = Field(default=None, ge=0)
+    customiser_id: int | None = None
+    logo_upload_id: int | None = None
+    product_image_url: str | None = None
+    uploads: list[Upload] = Field(default_factory=list)
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class ProductCreated(BaseModel):
+    """Body of the product:created callback."""
+
+    model_config = INBOUND
+
+    product: ScProduct
+
+
+class ScWebhookAddress(BaseModel):
+    model_config = INBOUND
+
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    address_1: str | None = None
+    address_2: str | None = None
+    city: str | None = None
+    state: str | None = None  # the webhook says "state" where the v2 order request says "province"
+    postcode: str | None = None
+    country: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class ScWebhookCustomer(BaseModel):
+    model_config = INBOUND
+
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    external_id: str | None = None
+
+
+class ScWebhookOrder(BaseModel):
+    model_config = INBOUND
+
+    order_id: int
+    order_number: int | None = None
+    external_order_number: str | None = None
+    external_id: str | None = None
+    order_total: int | None = None
+    app_total: int | None = None
+    currency: str | None = None
+    shipping_line: str | None = None
+    billing_address: ScWebhookAddress | None = None
+    shipping_address: ScWebhookAddress | None = None
+    customer: ScWebhookCustomer | None = None
+    products: list[ScProduct] = Field(default_factory=list)
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class OrderCreated(BaseModel):
+    """Body of an order:created webhook delivery."""
+
+    model_config = INBOUND
+
+    order: ScWebhookOrder
+
+
+# --- POST /api/v2/orders (outbound) ---------------------------------------------------------
+class ScOrderAddress(BaseModel):
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone: str | None = None
+    address_1: str
+    address_2: str | None = None
+    city: str
+    province: str | None = None
+    postcode: str
+    country: str
+
+
+class ScOrderCustomer(BaseModel):
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class ScOrderProduct(BaseModel):
+    external_id: str
+    quantity: int = Field(gt=0)
+    price: int = Field(ge=0, description="Integer cents.")
+
+
+class ScCreateOrderRequest(BaseModel):
+    integration_id: int
+    external_id: str
+    external_order_number: str
+    currency: str
+    billing_address: ScOrderAddress
+    shipping_address: ScOrderAddress
+    shipping_line: str | None = None
+    customer: ScOrderCustomer
+    products: list[ScOrderProduct] = Field(min_length=1)
+
+
+class ScCreatedOrder(BaseModel):
+    model_config = INBOUND
+
+    order_id: int
+
+
+class ScCreateOrderResponse(BaseModel):
+    model_config = INBOUND
+
+    order: ScCreatedOrder

@@ -1,0 +1,154 @@
+"""Dependencies built once per Lambda container, on first use, from the settings.
+
+Handlers ask here for what they need; tests call ``reset()`` between cases instead of
+re-importing handler modules.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from signbridge.clients.dropday import DropdayClient
+from signbridge.clients.onward import OnwardClient
+from signbridge.clients.platform import PlatformProductClient
+from signbridge.clients.signcustomiser import SignCustomiserClient
+from signbridge.errors import ConfigurationError
+from signbridge.logic.destinations import DropdayDestination, OnwardDestination, SignCustomiserDestination
+from signbridge.logic.forwarding import DestinationPort, Forwarder, Policy
+from signbridge.logic.products import IdIssuer, derived_external_id
+from signbridge.observability import logger
+from signbridge.secrets import resolve_secret, resolve_secret_list
+from signbridge.settings import Destination, IdMode, Settings, get_settings
+from signbridge.store.table import Store
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@cache
+def store() -> Store:
+    return Store(settings().table_name)
+
+
+def integration_secrets() -> list[str]:
+    s = settings()
+    secret = resolve_secret(
+        s.integration_secret_param,
+        s.integration_secret,
+        max_age=s.secrets_max_age_seconds,
+        setting="INTEGRATION_SECRET_PARAM",
+    )
+    if not secret:
+        raise ConfigurationError(
+            "No Integration Secret is configured.", details={"setting": "INTEGRATION_SECRET_PARAM"}
+        )
+    return [secret]
+
+
+def webhook_secrets() -> list[str]:
+    s = settings()
+    secrets = resolve_secret_list(
+        s.webhook_secrets_param, s.webhook_secrets, max_age=s.secrets_max_age_seconds, setting="WEBHOOK_SECRETS_PARAM"
+    )
+    if not secrets:
+        raise ConfigurationError("No webhook secret is configured.", details={"setting": "WEBHOOK_SECRETS_PARAM"})
+    return secrets
+
+
+@cache
+def _platform_client() -> PlatformProductClient:
+    s = settings()
+    if s.platform_product_url is None:
+        raise ConfigurationError(
+            "EXTERNAL_ID_MODE is 'platform' but PLATFORM_PRODUCT_URL is not set.",
+            details={"setting": "PLATFORM_PRODUCT_URL"},
+        )
+    return PlatformProductClient(str(s.platform_product_url), "", s.platform_timeout_seconds)
+
+
+def id_issuer() -> IdIssuer:
+    s = settings()
+    if s.external_id_mode is IdMode.DERIVED:
+        return derived_external_id(s.external_id_prefix)
+    client = _platform_client()
+    client.token = resolve_secret(
+        s.platform_token_param, s.platform_token, max_age=s.secrets_max_age_seconds, setting="PLATFORM_TOKEN_PARAM"
+    )
+    return client.create_product
+
+
+def _optional_secret(param_name: str, plain_value: str, setting: str) -> str:
+    """A destination credential, or "" when it is not configured (the destination is disabled).
+
+    A parameter that does not exist disables the destination; any other failure to read it
+    (throttling, permissions) is raised so the delivery is retried rather than skipped.
+    """
+    try:
+        return resolve_secret(param_name, plain_value, max_age=settings().secrets_max_age_seconds, setting=setting)
+    except ConfigurationError as exc:
+        if "ParameterNotFound" in repr(exc.__cause__) or "ResourceNotFound" in repr(exc.__cause__):
+            return ""
+        raise
+
+
+@cache
+def destinations() -> dict[str, DestinationPort | None]:
+    """The configured destinations; a destination without credentials is None (disabled), said once."""
+    s = settings()
+    timeout = s.destination_timeout_seconds
+    ports: dict[str, DestinationPort | None] = {}
+
+    token = _optional_secret(
+        s.signcustomiser_api_token_param, s.signcustomiser_api_token, "SIGNCUSTOMISER_API_TOKEN_PARAM"
+    )
+    ports[Destination.SIGN_CUSTOMISER] = (
+        SignCustomiserDestination(
+            SignCustomiserClient(str(s.signcustomiser_base_url), token, timeout), s.signcustomiser_integration_id
+        )
+        if token and s.signcustomiser_integration_id is not None
+        else None
+    )
+
+    key = _optional_secret(s.dropday_api_key_param, s.dropday_api_key, "DROPDAY_API_KEY_PARAM")
+    ports[Destination.DROPDAY] = (
+        DropdayDestination(
+            DropdayClient(str(s.dropday_base_url), key, s.dropday_account_id, timeout), s.dropday_source, s.dropday_test
+        )
+        if key and s.dropday_account_id
+        else None
+    )
+
+    key = _optional_secret(s.onward_api_key_param, s.onward_api_key, "ONWARD_API_KEY_PARAM")
+    ports[Destination.ONWARD] = OnwardDestination(OnwardClient(str(s.onward_base_url), key, timeout)) if key else None
+
+    for name, port in ports.items():
+        if port is None:
+            logger.warning(
+                f"destination {name} is disabled: its credentials are not configured; "
+                "its deliveries are recorded as skipped"
+            )
+    return ports
+
+
+def forwarder() -> Forwarder:
+    s = settings()
+    return Forwarder(
+        store(),
+        destinations(),
+        Policy(
+            max_attempts=s.max_delivery_attempts,
+            retry_base_seconds=s.retry_base_seconds,
+            retry_max_seconds=s.retry_max_seconds,
+            lease_seconds=s.delivery_lease_seconds,
+            in_doubt_grace_seconds=s.signcustomiser_in_doubt_grace_seconds,
+        ),
+    )
+
+
+def reset() -> None:
+    """Forget everything built from the environment (tests)."""
+    get_settings.cache_clear()
+    store.cache_clear()
+    _platform_client.cache_clear()
+    destinations.cache_clear()

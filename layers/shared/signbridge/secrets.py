@@ -1,0 +1,37 @@
+"""Secrets resolved through Powertools Parameters, cached for ``secrets_max_age_seconds``.
+
+A setting pair ``<name>_param`` / ``<name>`` names the secret's parameter or (local runs and
+tests only) carries the value itself. Values are never logged or put in errors.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities import parameters
+
+from signbridge.errors import ConfigurationError
+
+SECRETS_MANAGER_PREFIX = "secretsmanager:"
+
+
+def resolve_secret(param_name: str, plain_value: str, *, max_age: int, setting: str) -> str:
+    """The secret's value, or ``ConfigurationError`` naming the setting when there is none."""
+    if param_name:
+        try:
+            if param_name.startswith(SECRETS_MANAGER_PREFIX):
+                value = parameters.get_secret(param_name[len(SECRETS_MANAGER_PREFIX) :], max_age=max_age)
+            else:
+                value = parameters.get_parameter(param_name, decrypt=True, max_age=max_age)
+        except parameters.exceptions.GetParameterError as exc:
+            raise ConfigurationError(
+                f"The secret for {setting} could not be read from its parameter.",
+                details={"setting": setting, "parameter": param_name, "reason": type(exc.__cause__ or exc).__name__},
+            ) from exc
+        return str(value)
+    return plain_value
+
+
+def resolve_secret_list(param_name: str, plain_values: list[str], *, max_age: int, setting: str) -> list[str]:
+    if param_name:
+        raw = resolve_secret(param_name, "", max_age=max_age, setting=setting)
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return list(plain_values)
