@@ -1,0 +1,112 @@
+"""Shared fixtures: a moto account with the template's table and queues, handlers, context."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+INTEGRATION_SECRET = "test-integration-secret"
+WEBHOOK_SECRETS = ("test-webhook-secret-new", "test-webhook-secret-old")
+
+BASE_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "POWERTOOLS_SERVICE_NAME": "signbridge",
+    "POWERTOOLS_METRICS_NAMESPACE": "signbridge-tests",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_DEV": "0",
+    "TABLE_NAME": "signbridge-test",
+    "INTEGRATION_SECRET": INTEGRATION_SECRET,
+    "WEBHOOK_SECRETS": ",".join(WEBHOOK_SECRETS),
+}
+# Powertools reads its settings when the shared logger and metrics are built, at import.
+os.environ.update(BASE_ENV)
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from signbridge import runtime  # noqa: E402
+from tests.support.template import ROOT, table_definition  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith(("SIGNCUSTOMISER_", "DROPDAY_", "ONWARD_", "EXTERNAL_ID_", "PLATFORM_", "ROUTE_", "FORWARD_")):
+            monkeypatch.delenv(key, raising=False)
+    for key, value in BASE_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def table(aws: None) -> Any:
+    """The template's table, created in moto from the template's own key schema."""
+    client = boto3.client("dynamodb")
+    client.create_table(TableName=BASE_ENV["TABLE_NAME"], **table_definition())
+    return client
+
+
+@pytest.fixture
+def queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = boto3.client("sqs").create_queue(QueueName="signbridge-deliveries")["QueueUrl"]
+    monkeypatch.setenv("DELIVERY_QUEUE_URL", url)
+    runtime.reset()
+    return url
+
+
+_modules: dict[str, ModuleType] = {}
+
+
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py as a module (each function folder has its own app.py)."""
+    if name not in _modules:
+        spec = importlib.util.spec_from_file_location(f"function_{name}_app", ROOT / "functions" / name / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[name] = module
+    return _modules[name]
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "signbridge-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:signbridge-test"
+    aws_request_id: str = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 20_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Change settings mid-test: sets the variables and forgets what was built from the old ones."""
+
+    def apply(**env: str) -> None:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        runtime.reset()
+
+    return apply
