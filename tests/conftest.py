@@ -30,15 +30,17 @@ os.environ.update(BASE_ENV)
 import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
-
 from signbridge import runtime  # noqa: E402
+
 from tests.support.template import ROOT, table_definition  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in list(os.environ):
-        if key.startswith(("SIGNCUSTOMISER_", "DROPDAY_", "ONWARD_", "EXTERNAL_ID_", "PLATFORM_", "ROUTE_", "FORWARD_")):
+        if key.startswith(
+            ("SIGNCUSTOMISER_", "DROPDAY_", "ONWARD_", "EXTERNAL_ID_", "PLATFORM_", "ROUTE_", "FORWARD_")
+        ):
             monkeypatch.delenv(key, raising=False)
     for key, value in BASE_ENV.items():
         monkeypatch.setenv(key, value)

@@ -17,8 +17,9 @@ def post_order(context: Any, payload: Any) -> dict[str, Any]:
 
 
 def get_order(context: Any, order_id: str) -> dict[str, Any]:
-    event = api_event("GET", f"/orders/{order_id}", None, resource="/orders/{order_id}",
-                      path_parameters={"order_id": order_id})
+    event = api_event(
+        "GET", f"/orders/{order_id}", None, resource="/orders/{order_id}", path_parameters={"order_id": order_id}
+    )
     return load_function("orders").handler(event, context)
 
 
@@ -42,9 +43,16 @@ def test_order_is_accepted_and_routed_to_every_destination(table, issued_sign, l
     body = response_json(response)
     assert body["order_id"] == "order-123456"
     assert {name: d["state"] for name, d in body["deliveries"].items()} == {
-        "signcustomiser": "pending", "dropday": "pending", "onward": "pending"}
+        "signcustomiser": "pending",
+        "dropday": "pending",
+        "onward": "pending",
+    }
     assert sorted(i["SK"]["S"] for i in order_items(table, "order-123456")) == [
-        "DELIVERY#dropday", "DELIVERY#onward", "DELIVERY#signcustomiser", "ORDER"]
+        "DELIVERY#dropday",
+        "DELIVERY#onward",
+        "DELIVERY#signcustomiser",
+        "ORDER",
+    ]
     order = next(i for i in order_items(table, "order-123456") if i["SK"]["S"] == "ORDER")
     assert [v["S"] for v in order["custom_line_ids"]["L"]] == ["line-1"]
 
@@ -71,9 +79,14 @@ def test_customised_line_we_never_issued_is_422_naming_the_line(table, lambda_co
     assert response["statusCode"] == 422
     error = response_json(response)["error"]
     assert error["code"] == "unknown_product"
-    assert error["details"] == [{"field": "line_items.0.external_id", "line_id": "line-1", "external_id": "sc-1",
-                                 "message": "customised is true but this external_id was never issued by a "
-                                            "product:created callback"}]
+    assert error["details"] == [
+        {
+            "field": "line_items.0.external_id",
+            "line_id": "line-1",
+            "external_id": "sc-1",
+            "message": "customised is true but this external_id was never issued by a product:created callback",
+        }
+    ]
     assert order_items(table, "order-123456") == []
 
 
@@ -105,9 +118,14 @@ def test_totals_that_do_not_add_up_are_rejected_with_the_numbers(table, issued_s
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"currency": "DOLLARS"}, "currency"), ({"currency": "XXX"}, "currency"),
-     ({"subtotal": 74.98}, "subtotal"), ({"total": -1}, "total"), ({"created_at": "2025-10-22T00:55:09"}, "created_at"),
-     ({"line_items": []}, "line_items")],
+    [
+        ({"currency": "DOLLARS"}, "currency"),
+        ({"currency": "XXX"}, "currency"),
+        ({"subtotal": 74.98}, "subtotal"),
+        ({"total": -1}, "total"),
+        ({"created_at": "2025-10-22T00:55:09"}, "created_at"),
+        ({"line_items": []}, "line_items"),
+    ],
 )
 def test_invalid_fields_are_named(table, lambda_context, change, field):
     response = post_order(lambda_context, fixture("canonical_order.json") | change)
@@ -132,12 +150,19 @@ def test_get_order_shows_each_destination(table, issued_sign, lambda_context):
     response = get_order(lambda_context, "order-123456")
     assert response["statusCode"] == 200
     body = response_json(response)
-    assert body["deliveries"]["dropday"] == {"destination": "dropday", "state": "pending", "attempts": 0,
-                                             "updated_at": body["deliveries"]["dropday"]["updated_at"]}
+    assert body["deliveries"]["dropday"] == {
+        "destination": "dropday",
+        "state": "pending",
+        "attempts": 0,
+        "updated_at": body["deliveries"]["dropday"]["updated_at"],
+    }
 
 
 def test_get_unknown_order_is_404(table, lambda_context):
     response = get_order(lambda_context, "nope")
     assert response["statusCode"] == 404
-    assert response_json(response)["error"] == {"code": "not_found", "message": "No order with this id.",
-                                                "details": {"order_id": "nope"}}
+    assert response_json(response)["error"] == {
+        "code": "not_found",
+        "message": "No order with this id.",
+        "details": {"order_id": "nope"},
+    }

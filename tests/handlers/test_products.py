@@ -18,8 +18,9 @@ PATH = "/sign-customiser/products"
 
 
 def post_product(context: Any, body: bytes, headers: dict[str, str] | None = None, **kwargs: Any) -> dict[str, Any]:
-    event = api_event("POST", PATH, body, headers if headers is not None else signed_headers(INTEGRATION_SECRET, body),
-                      **kwargs)
+    event = api_event(
+        "POST", PATH, body, headers if headers is not None else signed_headers(INTEGRATION_SECRET, body), **kwargs
+    )
     return load_function("products").handler(event, context)
 
 
@@ -65,10 +66,14 @@ def test_prefix_is_a_setting(table, lambda_context, monkeypatch):
     [
         (lambda body, headers: (body.replace(b"Hello World", b"Hello Wor1d"), headers), "signature_invalid"),
         (lambda body, headers: (body, signed_headers("someone-elses-secret", body)), "signature_invalid"),
-        (lambda body, headers: (body, signed_headers(INTEGRATION_SECRET, body, timestamp=int(time.time()) - 301)),
-         "timestamp_stale"),
-        (lambda body, headers: (body, signed_headers(INTEGRATION_SECRET, body, timestamp=int(time.time()) + 301)),
-         "timestamp_stale"),
+        (
+            lambda body, headers: (body, signed_headers(INTEGRATION_SECRET, body, timestamp=int(time.time()) - 301)),
+            "timestamp_stale",
+        ),
+        (
+            lambda body, headers: (body, signed_headers(INTEGRATION_SECRET, body, timestamp=int(time.time()) + 301)),
+            "timestamp_stale",
+        ),
         (lambda body, headers: (body, {"x-webhook-signature": headers["x-webhook-signature"]}), "signature_missing"),
         (lambda body, headers: (body, {**headers, "x-webhook-timestamp": "yesterday"}), "timestamp_malformed"),
     ],
@@ -161,7 +166,7 @@ class _Platform(BaseHTTPRequestHandler):
     answers: list[tuple[int, Any, float]] = []
     received: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         type(self).received.append({"body": json.loads(self.rfile.read(length)), "headers": dict(self.headers)})
         status, body, delay = type(self).answers.pop(0) if type(self).answers else (200, {"id": "gid://42"}, 0)
@@ -208,8 +213,11 @@ def test_platform_mode_uses_the_platforms_id_and_asks_it_once(table, lambda_cont
 
 @pytest.mark.parametrize(
     ("answer", "status", "code"),
-    [((500, {"error": "boom"}, 0), 502, "platform_failed"), ((200, {"nope": 1}, 0), 502, "platform_failed"),
-     ((200, {"id": "late"}, 1.5), 504, "platform_timeout")],
+    [
+        ((500, {"error": "boom"}, 0), 502, "platform_failed"),
+        ((200, {"nope": 1}, 0), 502, "platform_failed"),
+        ((200, {"id": "late"}, 1.5), 504, "platform_timeout"),
+    ],
     ids=["5xx", "no-id", "timeout"],
 )
 def test_platform_failures_are_502_or_504_and_store_nothing(table, lambda_context, platform, answer, status, code):
@@ -218,4 +226,3 @@ def test_platform_failures_are_502_or_504_and_store_nothing(table, lambda_contex
     assert response["statusCode"] == status
     assert response_json(response)["error"]["code"] == code
     assert mapping_items(table) == []
-

@@ -59,9 +59,11 @@ def test_any_active_secret_verifies_during_rotation(table, lambda_context):
 
 @pytest.mark.parametrize(
     ("payload", "topic"),
-    [({"product": {"product_id": 7, "title": "Neon", "price": 100}}, "product:created"),
-     ({"form": {"id": 3, "fields": {"name": "Ann"}}}, "form:submitted"),
-     ({"something": "new"}, "unrecognised")],
+    [
+        ({"product": {"product_id": 7, "title": "Neon", "price": 100}}, "product:created"),
+        ({"form": {"id": 3, "fields": {"name": "Ann"}}}, "form:submitted"),
+        ({"something": "new"}, "unrecognised"),
+    ],
 )
 def test_other_topics_are_stored_and_acknowledged(table, lambda_context, payload, topic):
     response = deliver(lambda_context, json.dumps(payload).encode())

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     max_delivery_attempts: int = Field(default=8, ge=1, le=50)
     retry_base_seconds: int = Field(default=10, ge=0, le=900)
     retry_max_seconds: int = Field(default=900, ge=1, le=43_200)
-    delivery_lease_seconds: int = Field(default=120, ge=5, le=900)
+    delivery_lease_seconds: int = Field(default=120, ge=1, le=900)
     destination_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     signcustomiser_base_url: AnyHttpUrl = AnyHttpUrl("https://web.signcustomiser.com")

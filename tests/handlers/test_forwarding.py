@@ -1,0 +1,298 @@
+"""Order forwarding: Given orders in the table, When the pipeline runs, Then each destination has each
+order exactly once, in its own format, and GET /orders says where every delivery stands."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from signbridge.store.table import Store
+from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake
+
+from tests.conftest import INTEGRATION_SECRET, WEBHOOK_SECRETS, load_function
+from tests.support.events import api_event, fixture, fixture_bytes, response_json, signed_headers
+from tests.support.pipeline import Pipeline, create_queues
+
+
+@pytest.fixture
+def fakes():
+    sc = SignCustomiserFake(token="sc-token", integration_id=42, known_product_ids=["sc-1"]).start()
+    dd = DropdayFake(api_key="dd-key", account_id="dd-account").start()
+    on = OnwardFake(api_key="on-key").start()
+    yield sc, dd, on
+    for fake in (sc, dd, on):
+        fake.stop()
+
+
+@pytest.fixture
+def pipeline(table, fakes, configure, lambda_context) -> Pipeline:
+    sc, dd, on = fakes
+    queue_url, dlq_url = create_queues()
+    configure(
+        DELIVERY_QUEUE_URL=queue_url,
+        SIGNCUSTOMISER_BASE_URL=sc.url,
+        SIGNCUSTOMISER_API_TOKEN="sc-token",
+        SIGNCUSTOMISER_INTEGRATION_ID="42",
+        DROPDAY_BASE_URL=dd.url,
+        DROPDAY_API_KEY="dd-key",
+        DROPDAY_ACCOUNT_ID="dd-account",
+        DROPDAY_SOURCE="Neon Shop",
+        ONWARD_BASE_URL=on.url,
+        ONWARD_API_KEY="on-key",
+        RETRY_BASE_SECONDS="0",
+        DELIVERY_LEASE_SECONDS="1",
+        DESTINATION_TIMEOUT_SECONDS="1",
+        SIGNCUSTOMISER_IN_DOUBT_GRACE_SECONDS="30",
+    )
+    body = fixture_bytes("signcustomiser_product_created.json")
+    event = api_event("POST", "/sign-customiser/products", body, signed_headers(INTEGRATION_SECRET, body))
+    assert response_json(load_function("products").handler(event, lambda_context)) == {"external_id": "sc-1"}
+    return Pipeline("signbridge-test", queue_url, dlq_url)
+
+
+def post_order(order: dict[str, Any], context: Any) -> dict[str, Any]:
+    event = api_event("POST", "/orders", json.dumps(order).encode())
+    response = load_function("orders").handler(event, context)
+    assert response["statusCode"] in (200, 202), response["body"]
+    return response_json(response)
+
+
+def order_state(order_id: str, context: Any) -> dict[str, Any]:
+    event = api_event(
+        "GET", f"/orders/{order_id}", None, resource="/orders/{order_id}", path_parameters={"order_id": order_id}
+    )
+    return response_json(load_function("orders").handler(event, context))
+
+
+def states(order_id: str, context: Any) -> dict[str, str]:
+    return {name: d["state"] for name, d in order_state(order_id, context)["deliveries"].items()}
+
+
+def test_an_order_reaches_each_destination_in_its_own_format(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+
+    pipeline.run_until_idle()
+
+    view = order_state("order-123456", lambda_context)
+    assert {n: (d["state"], d["attempts"]) for n, d in view["deliveries"].items()} == {
+        "signcustomiser": ("delivered", 1),
+        "dropday": ("delivered", 1),
+        "onward": ("delivered", 1),
+    }
+    assert view["deliveries"]["onward"]["destination_ref"] == "order-123456"
+    # Sign Customiser: only the sign line, integer cents, its province/postcode/country fields
+    assert view["deliveries"]["signcustomiser"]["destination_ref"] == str(sc.orders["order-123456"]["id"])
+    sent = sc.requests[-1]["body"]
+    assert sent["products"] == [{"external_id": "sc-1", "quantity": 2, "price": 2999}]
+    assert sent["integration_id"] == 42 and sent["external_id"] == "order-123456"
+    assert sent["shipping_address"]["country"] == "US" and sent["shipping_address"]["province"] == "CA"
+    # Dropday: decimal major units, the supplier's design notes on the sign line
+    dropday = dd.requests[-1]["body"]
+    assert dropday["total"] == 86.43 and dropday["shipping_cost"] == 9.95
+    assert dropday["source"] == "Neon Shop"
+    assert [p["price"] for p in dropday["products"]] == [29.99, 15.0]
+    custom = dropday["products"][0]["custom"]
+    assert custom["colour"] == "Red" and custom["font"] == "Comics" and custom["text"] == "Hello World"
+    assert custom["upload_urls"] == [
+        "https://d1no4rdxmwcuog.cloudfront.net/default/app-images/demonstration_image_1.jpg"
+    ]
+    assert dropday["products"][1].get("custom") is None
+    assert view["deliveries"]["dropday"]["destination_ref"] == "1"
+    # Onward: money objects, ISO codes normalised from "United States"/"California"
+    onward = on.requests[-1]["body"]
+    assert onward["shipping_address"]["country_code"] == "US" and onward["shipping_address"]["province_code"] == "CA"
+    assert onward["total_price"] == {"cents": 8643, "currency": "USD"}
+    assert onward["purchased_quote_token"].startswith("c0740f7e") and onward["amount_insured"]["cents"] == 7498
+    assert [li["is_insured"] for li in onward["line_items"]] == [True, True]
+    assert pipeline.dlq_messages() == []
+
+
+def test_dropday_already_exists_and_onward_409_count_as_delivered(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    on.add_faults({"status": 409})
+    dd.add_faults({"accept_then_drop": True})  # Dropday created it, we never heard: the resend is a duplicate
+
+    pipeline.run_until_idle()
+
+    assert states("order-123456", lambda_context) == {
+        "signcustomiser": "delivered",
+        "dropday": "delivered",
+        "onward": "delivered",
+    }
+    assert dd.created_count("order-123456") == 1
+    assert [r["outcome"] for r in dd.requests] == ["accepted_then_dropped", "answered"]
+    assert dd.requests[-1]["response"]["body"] == {"message": "Order already exists"}
+
+
+def test_validation_rejection_fails_permanently_with_field_messages(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    dd.add_faults(
+        {
+            "status": 422,
+            "body": {
+                "message": "Errors",
+                "errors": {"products.0.external_id": ["The products.0.external_id field is required."]},
+            },
+        }
+    )
+
+    pipeline.run_until_idle()
+
+    dropday = order_state("order-123456", lambda_context)["deliveries"]["dropday"]
+    assert dropday["state"] == "failed" and dropday["attempts"] == 1
+    assert dropday["last_error"] == {
+        "code": "rejected",
+        "message": "Errors",
+        "status": 422,
+        "fields": {"products.0.external_id": ["The products.0.external_id field is required."]},
+    }
+    assert len(dd.requests) == 1  # never retried
+    assert pipeline.dlq_messages() == []
+
+
+def test_auth_rejection_fails_loudly_and_can_be_retried_after_the_fix(pipeline, fakes, lambda_context, capsys):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    on.add_faults({"status": 401})
+
+    pipeline.run_until_idle()
+
+    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert onward["state"] == "failed" and onward["last_error"]["code"] == "auth_rejected"
+    assert '"DeliveryAuthRejected"' in capsys.readouterr().out  # the metric the alarm watches
+
+    # When the operator retries after fixing the key, the outbox re-enqueues it and it is delivered once.
+    assert Store("signbridge-test").requeue_delivery("order-123456", "onward", "now")
+    pipeline.run_until_idle()
+    assert states("order-123456", lambda_context)["onward"] == "delivered"
+    assert on.created_count("order-123456") == 1
+
+
+def test_429_and_5xx_are_retried_until_delivered(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    sc.add_faults({"status": 429, "headers": {"Retry-After": "1"}}, {"status": 503})
+    on.add_faults({"status": 500}, {"status": 502})
+
+    pipeline.run_until_idle()
+
+    view = order_state("order-123456", lambda_context)["deliveries"]
+    assert (view["signcustomiser"]["state"], view["signcustomiser"]["attempts"]) == ("delivered", 3)
+    assert (view["onward"]["state"], view["onward"]["attempts"]) == ("delivered", 3)
+    assert "last_error" not in view["onward"]
+    assert sc.created_count("order-123456") == 1 and on.created_count("order-123456") == 1
+
+
+def test_a_timeout_is_retried_and_the_destination_still_has_one_order(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    dd.add_faults({"hang": 2.0})
+
+    pipeline.run_until_idle()
+
+    assert states("order-123456", lambda_context)["dropday"] == "delivered"
+    assert dd.created_count("order-123456") == 1
+
+
+def test_exhausted_attempts_end_failed_and_in_the_dlq(table, fakes, configure, lambda_context, pipeline):
+    sc, dd, on = fakes
+    queue_url, dlq_url = create_queues(max_receive_count=3, name="short-budget")
+    configure(DELIVERY_QUEUE_URL=queue_url, MAX_DELIVERY_ATTEMPTS="3")
+    pipe = Pipeline("signbridge-test", queue_url, dlq_url)
+    post_order(fixture("canonical_order.json"), lambda_context)
+    on.add_faults(*[{"status": 500}] * 5)
+
+    pipe.run_until_idle()
+
+    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert onward["state"] == "failed" and onward["attempts"] == 3
+    assert onward["last_error"]["code"] == "attempts_exhausted"
+    assert pipe.dlq_messages() == [{"destination": "onward", "order_id": "order-123456"}]
+
+
+def test_a_destination_without_credentials_is_skipped(pipeline, fakes, configure, lambda_context):
+    configure(ONWARD_API_KEY="")
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.run_until_idle()
+    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert onward["state"] == "skipped" and onward["last_error"]["code"] == "destination_disabled"
+    assert fakes[2].requests == []
+
+
+def test_an_address_onward_cannot_normalise_fails_that_delivery_only(pipeline, fakes, lambda_context):
+    order = fixture("canonical_order.json")
+    order["shipping_address"]["province"] = "Gondor"
+    post_order(order, lambda_context)
+    pipeline.run_until_idle()
+    view = order_state("order-123456", lambda_context)["deliveries"]
+    assert view["onward"]["state"] == "failed"
+    assert view["onward"]["last_error"]["code"] == "mapping_failed"
+    assert "shipping_address.province" in view["onward"]["last_error"]["fields"]
+    assert view["dropday"]["state"] == "delivered"
+
+
+def test_a_crash_after_the_destination_accepted_does_not_send_twice(pipeline, fakes, lambda_context, monkeypatch):
+    sc, dd, on = fakes
+    # Sign Customiser confirms every order with its signed order:created webhook.
+    sc.on_order_created = lambda order: deliver_webhook(order, lambda_context)
+    crashed: set[str] = set()
+    original = Store.finish_attempt
+
+    def crash_once(self: Store, order_id: str, destination: str, *args: Any, **kwargs: Any) -> bool:
+        if destination not in crashed:
+            crashed.add(destination)
+            raise RuntimeError("the worker died after the destination accepted")
+        return original(self, order_id, destination, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "finish_attempt", crash_once)
+    post_order(fixture("canonical_order.json"), lambda_context)
+
+    pipeline.run_until_idle()
+
+    assert crashed == {"signcustomiser", "dropday", "onward"}
+    assert states("order-123456", lambda_context) == {
+        "signcustomiser": "delivered",
+        "dropday": "delivered",
+        "onward": "delivered",
+    }
+    assert sc.created_count("order-123456") == 1
+    assert dd.created_count("order-123456") == 1
+    assert on.created_count("order-123456") == 1
+
+
+def deliver_webhook(order: dict[str, Any], context: Any) -> None:
+    body = json.dumps(
+        {
+            "order": {
+                "order_id": order["order_id"],
+                "external_id": order["external_id"],
+                "currency": order.get("currency"),
+                "products": [],
+            }
+        }
+    ).encode()
+    event = api_event("POST", "/sign-customiser/webhooks", body, signed_headers(WEBHOOK_SECRETS[0], body))
+    assert load_function("webhooks").handler(event, context)["statusCode"] == 200
+
+
+def test_money_is_exact_for_zero_and_three_decimal_currencies(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    for currency in ("JPY", "KWD"):
+        order = fixture("canonical_order.json") | {"id": f"order-{currency}", "currency": currency}
+        post_order(order, lambda_context)
+    pipeline.run_until_idle()
+    sent = {r["body"]["external_id"]: json.loads(r["raw_body"], parse_float=Decimal) for r in dd.requests}
+    assert sent["order-JPY"]["total"] == 8643 and sent["order-JPY"]["products"][0]["price"] == 2999
+    assert sent["order-KWD"]["total"] == Decimal("8.643") and sent["order-KWD"]["products"][0]["price"] == Decimal(
+        "2.999"
+    )
+    assert '"total": 8.643' in next(r["raw_body"] for r in dd.requests if r["body"]["external_id"] == "order-KWD")
+    assert [r["body"]["total_price"] for r in on.requests] == [
+        {"cents": 8643, "currency": "JPY"},
+        {"cents": 8643, "currency": "KWD"},
+    ]
