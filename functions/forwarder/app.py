@@ -18,11 +18,13 @@ from aws_lambda_powertools.utilities.batch import (
     async_process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from signbridge import runtime
 from signbridge.logic.forwarding import RetryLater
 from signbridge.observability import logger, metrics, tracer
 
+runtime.settings()  # cold start: a missing or malformed setting fails here, by name
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 MAX_VISIBILITY_SECONDS = 43_200
 
@@ -54,7 +56,7 @@ async def deliver_async(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return async_process_partial_response(
         event=event, record_handler=deliver_async, processor=processor, context=context
     )

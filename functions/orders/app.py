@@ -14,6 +14,7 @@ from signbridge.logic.orders import accept_platform_order, order_view
 from signbridge.models.order import Order
 from signbridge.observability import logger, metrics, tracer
 
+runtime.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 
@@ -24,7 +25,7 @@ def create_order() -> Response:
     settings = runtime.settings()
     order = parse_model(Order, parse_json(raw_body(app.current_event, settings.max_body_bytes)))
     intake = accept_platform_order(order, runtime.store(), settings.route_platform_orders_to)
-    logger.info("order received", extra={"order_id": order.id, "created": intake.created})
+    logger.info("order received", extra={"order_id": order.id, "new_order": intake.created})
     metrics.add_metric(name="OrderAccepted" if intake.created else "OrderRepeated", unit="Count", value=1)
     return Response(
         status_code=202 if intake.created else 200, content_type="application/json", body=order_view(intake.state)

@@ -8,11 +8,13 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from signbridge import runtime
 from signbridge.logic.outbox import delivery_message, message_body
 from signbridge.observability import logger, metrics, tracer
 
+runtime.settings()  # cold start: a missing or malformed setting fails here, by name
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -33,5 +35,5 @@ def enqueue(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=enqueue, processor=processor, context=context)

@@ -15,6 +15,7 @@ from signbridge.observability import logger, metrics, tracer
 from signbridge.settings import IdMode
 from signbridge.signed_request import signed_json
 
+runtime.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 

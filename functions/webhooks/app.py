@@ -14,6 +14,7 @@ from signbridge.logic.webhooks import forward_webhook_order, record_webhook
 from signbridge.observability import logger, metrics, tracer
 from signbridge.signed_request import signed_json
 
+runtime.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 

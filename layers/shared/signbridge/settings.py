@@ -36,7 +36,8 @@ def _split(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # Empty variables count as unset: the template passes "" for every optional parameter left blank.
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True)
 
     table_name: str = Field(min_length=1)
     delivery_queue_url: str = ""

@@ -1,0 +1,167 @@
+"""`make dev`: deploy the real template.yaml to MiniStack, wired to local provider fakes.
+
+Steps: start the fakes (their URLs and credentials go to .local/fakes.json), `local/stack.sh deploy`
+with parameter overrides pointing the destinations at the fakes, seed the secrets in MiniStack's
+SSM Parameter Store (as SecureString, the same path as on AWS), tell the Sign Customiser fake
+where to send its order:created webhooks, and write everything a client needs to .local/stack.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".local"
+STACK_FILE = STATE / "stack.json"
+FAKES_FILE = STATE / "fakes.json"
+FAKES_PID = STATE / "fakes.pid"
+ENDPOINT = os.environ.get("MINISTACK_ENDPOINT", "http://127.0.0.1:4566")
+REGION = "us-east-1"
+STACK_NAME = os.environ.get("STACK_NAME", "signbridge-local")
+
+PARAMS = {
+    "integration": "/signbridge/integration-secret",
+    "webhooks": "/signbridge/webhook-secrets",
+    "signcustomiser": "/signbridge/signcustomiser-api-token",
+    "dropday": "/signbridge/dropday-api-key",
+    "onward": "/signbridge/onward-api-key",
+}
+
+
+def aws(service: str) -> Any:
+    return boto3.client(service, endpoint_url=ENDPOINT, region_name=REGION, aws_access_key_id="test",
+                        aws_secret_access_key="test")
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", file=sys.stderr, flush=True)
+
+
+def start_fakes() -> dict[str, Any]:
+    stop_fakes()
+    FAKES_FILE.unlink(missing_ok=True)
+    log = open(STATE / "fakes.log", "ab")  # noqa: SIM115 - handed to the child process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "signbridge_tools.fakes", "--host", "127.0.0.1", "--state-file", str(FAKES_FILE)],
+        stdout=log, stderr=log, start_new_session=True, cwd=ROOT,
+    )
+    FAKES_PID.write_text(str(process.pid))
+    deadline = time.monotonic() + 20
+    while not FAKES_FILE.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the provider fakes did not start; see {STATE / 'fakes.log'}")
+        time.sleep(0.1)
+    say(f"provider fakes up (pid {process.pid})")
+    return dict(json.loads(FAKES_FILE.read_text()))
+
+
+def stop_fakes() -> None:
+    if FAKES_PID.exists():
+        try:
+            os.killpg(int(FAKES_PID.read_text()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError, PermissionError):
+            pass
+        FAKES_PID.unlink(missing_ok=True)
+
+
+def deploy(fakes: dict[str, Any]) -> dict[str, str]:
+    overrides = {
+        "TableDeletionProtection": "false",
+        "LogRetentionDays": "1",
+        "SignCustomiserBaseUrl": fakes["signcustomiser"]["url"],
+        "SignCustomiserIntegrationId": str(fakes["signcustomiser"]["integration_id"]),
+        "DropdayBaseUrl": fakes["dropday"]["url"],
+        "DropdayAccountId": fakes["dropday"]["account_id"],
+        "DropdaySource": "signbridge-local",
+        "OnwardBaseUrl": fakes["onward"]["url"],
+        # A retry's wait is short locally so the demo finishes quickly.
+        "MaxDeliveryAttempts": "8",
+    }
+    env = {**os.environ, "STACK_NAME": STACK_NAME,
+           "PARAMETER_OVERRIDES": " ".join(f"{k}={v}" for k, v in overrides.items())}
+    say("sam build + deploy to MiniStack (about 20 s)")
+    result = subprocess.run(["bash", str(ROOT / "local/stack.sh"), "deploy"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.stderr.write(result.stderr[-4000:])
+        raise SystemExit("deploy failed")
+    return dict(json.loads(result.stdout))
+
+
+def seed_secrets(fakes: dict[str, Any]) -> dict[str, str]:
+    """Fresh signing secrets each `make dev`; the fakes' credentials for the destinations."""
+    values = {
+        "integration": secrets.token_urlsafe(24),
+        "webhooks": fakes["signcustomiser"]["webhook_secret"],
+        "signcustomiser": fakes["signcustomiser"]["token"],
+        "dropday": fakes["dropday"]["api_key"],
+        "onward": fakes["onward"]["api_key"],
+    }
+    ssm = aws("ssm")
+    for key, name in PARAMS.items():
+        ssm.put_parameter(Name=name, Value=values[key], Type="SecureString", Overwrite=True)
+    return values
+
+
+def api_key_value(outputs: dict[str, str]) -> str:
+    return str(aws("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)["value"])
+
+
+def up() -> None:
+    STATE.mkdir(exist_ok=True)
+    fakes = start_fakes()
+    outputs = deploy(fakes)
+    values = seed_secrets(fakes)
+    base = f"{ENDPOINT}/_aws/execute-api/{outputs['ApiId']}/{outputs['StageName']}"
+    webhook_url = f"{base}/sign-customiser/webhooks"
+    httpx.post(f"{fakes['signcustomiser']['control_url']}/config",
+               json={"webhook_url": webhook_url, "webhook_secret": values["webhooks"]}, timeout=5).raise_for_status()
+    stack = {
+        "endpoint_url": ENDPOINT,
+        "region": REGION,
+        "stack_name": STACK_NAME,
+        "api_url": base,
+        "create_product_url": f"{base}/sign-customiser/products",
+        "webhook_url": webhook_url,
+        "orders_url": f"{base}/orders",
+        "api_key": api_key_value(outputs),
+        "integration_secret": values["integration"],
+        "webhook_secrets": [values["webhooks"]],
+        "table_name": outputs["TableName"],
+        "queue_url": outputs["DeliveryQueueUrl"],
+        "dlq_url": outputs["DeliveryDLQUrl"],
+        "fakes": fakes,
+    }
+    STACK_FILE.write_text(json.dumps(stack, indent=2) + "\n")
+    print(json.dumps({k: stack[k] for k in ("api_url", "create_product_url", "webhook_url", "orders_url", "api_key",
+                                            "integration_secret", "webhook_secrets")}, indent=2))
+    say(f"written {STACK_FILE.relative_to(ROOT)}; try `make demo`; stop with `make dev-stop`")
+
+
+def down() -> None:
+    stop_fakes()
+    STACK_FILE.unlink(missing_ok=True)
+    say("provider fakes stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m signbridge_tools.dev")
+    parser.add_argument("command", choices=["up", "down"])
+    args = parser.parse_args(argv)
+    up() if args.command == "up" else down()
+
+
+if __name__ == "__main__":
+    main()
