@@ -1,0 +1,38 @@
+"""DynamoDB Local (AWS's own engine) for the tests where conditional writes and transactions
+must behave exactly as in AWS: one engine per session, a fresh table from template.yaml per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from signbridge import runtime
+from signbridge_tools.dynamodb_local import DynamoDBLocal
+from tests.support.template import table_definition
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    with DynamoDBLocal() as engine:
+        yield engine
+
+
+@pytest.fixture
+def local_table(dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Given the template's table in DynamoDB Local; the code under test is pointed at it by the
+    standard AWS_ENDPOINT_URL_DYNAMODB variable, as any boto3 client would be."""
+    name = f"signbridge-{uuid.uuid4().hex[:12]}"
+    # The same credentials and region as the code under test: DynamoDB Local keeps a separate
+    # database per access key and region.
+    client = boto3.client("dynamodb", endpoint_url=dynamodb_local.endpoint_url)
+    client.create_table(TableName=name, **table_definition())
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint_url)
+    monkeypatch.setenv("TABLE_NAME", name)
+    runtime.reset()
+    yield client
+    client.delete_table(TableName=name)
+

@@ -1,0 +1,167 @@
+"""Exactly-once promises on DynamoDB Local: racing deliveries, racing workers, all-or-nothing writes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import count
+from typing import Any
+
+import pytest
+
+from signbridge import runtime
+from signbridge.models.items import DeliveryRecord, DeliveryState
+from tests.conftest import INTEGRATION_SECRET, WEBHOOK_SECRETS, load_function
+from tests.support.events import api_event, fixture, fixture_bytes, response_json, signed_headers
+
+pytestmark = pytest.mark.dynamodb_local
+
+
+def items(client: Any) -> list[dict[str, Any]]:
+    return client.scan(TableName=runtime.settings().table_name, ConsistentRead=True)["Items"]
+
+
+def race(n: int, action: Callable[[], Any]) -> list[Any]:
+    """Run ``action`` on n threads released together; their results."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = action()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.fixture
+def platform(monkeypatch) -> Any:
+    """A merchant platform that gives every call a new product id (the worst case for a race)."""
+    ids = count(1)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(0.05)
+            body = json.dumps({"id": f"gid://{next(ids)}"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("EXTERNAL_ID_MODE", "platform")
+    monkeypatch.setenv("PLATFORM_PRODUCT_URL", f"http://127.0.0.1:{server.server_port}/products")
+    runtime.reset()
+    yield server
+    server.shutdown()
+
+
+def test_racing_product_deliveries_all_get_the_one_id_that_won(local_table, platform, lambda_context):
+    body = fixture_bytes("signcustomiser_product_created.json")
+
+    def deliver() -> Any:
+        event = api_event("POST", "/sign-customiser/products", body, signed_headers(INTEGRATION_SECRET, body))
+        return response_json(load_function("products").handler(event, lambda_context))
+
+    answers = race(8, deliver)
+
+    ids = {a["external_id"] for a in answers}
+    assert len(ids) == 1, answers
+    assert sorted(i["PK"]["S"] for i in items(local_table)) == sorted(["SCPRODUCT#1", f"PRODUCT#{ids.pop()}"])
+
+
+def test_racing_webhook_deliveries_record_the_order_once(local_table, lambda_context):
+    body = fixture_bytes("providers/signcustomiser_webhook_order_created.json")
+
+    def deliver() -> int:
+        event = api_event("POST", "/sign-customiser/webhooks", body, signed_headers(WEBHOOK_SECRETS[0], body))
+        return int(load_function("webhooks").handler(event, lambda_context)["statusCode"])
+
+    assert race(10, deliver) == [200] * 10
+    keys = sorted(i["PK"]["S"] + "/" + i["SK"]["S"] for i in items(local_table))
+    assert [k for k in keys if k.startswith(("SCORDER#", "ORDER#"))] == ["ORDER#12345/SCORDER#1", "SCORDER#1/ORDER"]
+    assert len([k for k in keys if k.startswith("WEBHOOK#")]) == 1
+
+
+def test_racing_posts_of_one_order_create_it_once(local_table, lambda_context):
+    order = fixture("canonical_order.json")
+    for line in order["line_items"]:
+        line["customised"] = None  # no product callback in this test
+
+    def post() -> int:
+        event = api_event("POST", "/orders", json.dumps(order).encode())
+        return int(load_function("orders").handler(event, lambda_context)["statusCode"])
+
+    statuses = race(10, post)
+    assert sorted(statuses) == [200] * 9 + [202]
+    assert len([i for i in items(local_table) if i["PK"]["S"] == "ORDER#order-123456"]) == 4  # order + 3 deliveries
+
+
+def test_order_and_deliveries_are_written_all_or_nothing(local_table):
+    # Given a stray delivery item for the order (so one of the transaction's conditions fails)
+    store = runtime.store()
+    from signbridge.logic.orders import accept_platform_order
+    from signbridge.models.order import Order
+    from signbridge.store.table import to_item
+
+    order = fixture("canonical_order.json")
+    for line in order["line_items"]:
+        line["customised"] = None
+    local_table.put_item(TableName=store.table_name, Item=to_item(
+        {"PK": "ORDER#order-123456", "SK": "DELIVERY#onward"},
+        DeliveryRecord(order_id="order-123456", destination="onward", state=DeliveryState.DELIVERED, updated_at="x")))
+
+    with pytest.raises(Exception):  # noqa: B017 - the write is refused as a whole
+        accept_platform_order(Order.model_validate(order), store, ["dropday", "onward"])
+
+    assert [i["SK"]["S"] for i in items(local_table)] == ["DELIVERY#onward"]  # nothing half-written
+
+
+def _seed_delivery(local_table: Any) -> None:
+    from signbridge.store.table import to_item
+
+    local_table.put_item(TableName=runtime.settings().table_name, Item=to_item(
+        {"PK": "ORDER#o1", "SK": "DELIVERY#dropday"},
+        DeliveryRecord(order_id="o1", destination="dropday", state=DeliveryState.PENDING, updated_at="t")))
+
+
+def test_only_one_worker_gets_the_lease_on_a_delivery(local_table):
+    _seed_delivery(local_table)
+    store = runtime.store()
+    now = int(time.time())
+    claims = race(8, lambda: store.claim_delivery("o1", "dropday", f"a-{threading.get_ident()}", now, 60, "t"))
+    winners = [c for c in claims if c is not None]
+    assert len(winners) == 1
+    assert store.get_delivery("o1", "dropday").attempts == 1
+
+
+def test_an_expired_lease_marks_the_next_attempt_in_doubt_and_the_old_worker_loses_its_lease(local_table):
+    _seed_delivery(local_table)
+    store = runtime.store()
+    now = int(time.time())
+    first = store.claim_delivery("o1", "dropday", "first", now, 5, "t")
+    assert first is not None and not first.was_in_doubt
+    assert store.claim_delivery("o1", "dropday", "second", now + 1, 5, "t") is None  # lease held
+
+    second = store.claim_delivery("o1", "dropday", "second", now + 10, 5, "t")  # the first worker died
+
+    assert second is not None and second.was_in_doubt and second.delivery.attempts == 2
+    # The first worker, if it was only slow, can no longer record an outcome over the second's.
+    assert store.finish_attempt("o1", "dropday", "first", DeliveryState.DELIVERED, "t") is False
+    assert store.finish_attempt("o1", "dropday", "second", DeliveryState.DELIVERED, "t", destination_ref="9") is True
+    final = store.get_delivery("o1", "dropday")
+    assert (final.state, final.destination_ref, final.in_doubt_since) == (DeliveryState.DELIVERED, "9", None)
+    assert store.claim_delivery("o1", "dropday", "third", now + 20, 5, "t") is None  # delivered is final
