@@ -10,11 +10,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
 from signbridge.store.table import Store
 from signbridge_tools import cli
-
 from tests.conftest import BASE_ENV
 from tests.support.pipeline import Pipeline
 
@@ -188,7 +188,7 @@ def test_retry_leaves_a_delivery_whose_attempt_is_under_way_unless_forced(store,
     code, out, _ = run(capsys, "order", "retry", "order-1", "--table", TABLE)
     assert code == 0
     assert "an attempt is under way" in out
-    assert states(store) == {"dropday": "retrying"}
+    assert states(store) == {"dropday": "sending"}
 
     run(capsys, "order", "retry", "order-1", "--force", "--table", TABLE)
     assert states(store) == {"dropday": "pending"}

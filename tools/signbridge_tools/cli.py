@@ -25,6 +25,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
 from signbridge.errors import StoreUnavailable
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryRecord, DeliveryState
@@ -32,7 +33,7 @@ from signbridge.store.table import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STACK_FILE = ROOT / ".local" / "stack.json"
-RETRYABLE = (DeliveryState.FAILED, DeliveryState.RETRYING, DeliveryState.PENDING)
+RETRYABLE = (DeliveryState.FAILED, DeliveryState.RETRYING, DeliveryState.PENDING, DeliveryState.SENDING)
 # Long enough to hide a message for the whole run (so it is not read twice), short enough that a
 # message we leave behind reappears soon even if the release at the end never happens.
 RECEIVE_VISIBILITY_SECONDS = 30
@@ -157,7 +158,7 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
             print(f"left       {where}: {d.state}")
             unchanged += 1
         elif lease_active(d) and not args.force:
-            # Requeueing drops the lease, so a second attempt could race the one under way.
+            # The attempt under way may still succeed; requeueing now only adds a message that waits for its lease.
             print(f"left       {where}: an attempt is under way (lease until {d.lease_until}); use --force")
             unchanged += 1
         elif args.dry_run or store.requeue_delivery(d.order_id, d.destination, now_iso()):

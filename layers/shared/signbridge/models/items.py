@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 class DeliveryState(StrEnum):
     PENDING = "pending"  # waiting to be sent; the only state the outbox enqueues
+    SENDING = "sending"  # an attempt holds the lease (a lease that expires here means a crash)
     RETRYING = "retrying"  # an attempt failed transiently; SQS brings the message back
     DELIVERED = "delivered"
     FAILED = "failed"

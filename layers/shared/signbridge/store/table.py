@@ -323,10 +323,12 @@ class Store:
                 response = self.client.update_item(
                     TableName=self.table_name,
                     Key=key,
-                    UpdateExpression="SET attempts = attempts + :one, attempt_id = :aid, lease_until = :lease, "
-                    "updated_at = :at",
+                    # Leaving "pending" matters: the outbox enqueues every write that lands in pending.
+                    UpdateExpression="SET #s = :sending, attempts = attempts + :one, attempt_id = :aid, "
+                    "lease_until = :lease, updated_at = :at",
                     ConditionExpression=(
-                        "#s IN (:pending, :retrying) AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+                        "#s IN (:pending, :retrying, :sending) "
+                        "AND (attribute_not_exists(lease_until) OR lease_until < :now)"
                     ),
                     ExpressionAttributeNames={"#s": "state"},
                     ExpressionAttributeValues={
@@ -337,6 +339,7 @@ class Store:
                         ":now": {"N": str(now)},
                         ":pending": {"S": DeliveryState.PENDING},
                         ":retrying": {"S": DeliveryState.RETRYING},
+                        ":sending": {"S": DeliveryState.SENDING},
                     },
                     ReturnValues="ALL_OLD",
                 )
@@ -358,6 +361,7 @@ class Store:
                 )
         new = old.model_copy(
             update={
+                "state": DeliveryState.SENDING,
                 "attempts": old.attempts + 1,
                 "attempt_id": attempt_id,
                 "lease_until": now + lease_seconds,
@@ -415,20 +419,25 @@ class Store:
             raise
 
     def requeue_delivery(self, order_id: str, destination: str, updated_at: str) -> bool:
-        """Operator retry: a failed or stuck delivery goes back to pending (the outbox enqueues it)."""
+        """Operator retry: a failed or stuck delivery goes back to pending (the outbox enqueues it).
+
+        A lease left by a crashed attempt is kept: it still has to expire before the next claim,
+        and that claim must still treat the delivery as in doubt.
+        """
         try:
             with _dependency():
                 self.client.update_item(
                     TableName=self.table_name,
                     Key={k: {"S": v} for k, v in delivery_key(order_id, destination).items()},
-                    UpdateExpression="SET #s = :pending, updated_at = :at REMOVE lease_until, attempt_id",
-                    ConditionExpression="attribute_exists(PK) AND #s IN (:failed, :retrying, :pending)",
+                    UpdateExpression="SET #s = :pending, updated_at = :at",
+                    ConditionExpression="attribute_exists(PK) AND #s IN (:failed, :retrying, :pending, :sending)",
                     ExpressionAttributeNames={"#s": "state"},
                     ExpressionAttributeValues={
                         ":pending": {"S": DeliveryState.PENDING},
                         ":at": {"S": updated_at},
                         ":failed": {"S": DeliveryState.FAILED},
                         ":retrying": {"S": DeliveryState.RETRYING},
+                        ":sending": {"S": DeliveryState.SENDING},
                     },
                 )
             return True
