@@ -39,19 +39,33 @@ def _fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold().strip()
 
 
+@lru_cache(maxsize=1)
+def _countries_by_folded_name() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attribute in ("name", "official_name", "common_name"):
+            if value := getattr(country, attribute, None):
+                names.setdefault(_fold(str(value)), str(country.alpha_2))
+    return names
+
+
 @lru_cache(maxsize=512)
 def country_alpha2(country: str) -> str:
-    """'Australia', 'AU', 'AUS' → 'AU'."""
+    """'Australia', 'AU', 'AUS', 'Turkiye' → 'AU'/'AU'/'AU'/'TR'.
+
+    Exact matches only (code or name, ignoring case and accents): fuzzy search would turn a
+    placeholder like "-" or a city like "Paris" into a country, and ship an order there.
+    """
     if not country or not country.strip():
         raise UnknownCode("country is empty")
     try:
         return str(pycountry.countries.lookup(country.strip()).alpha_2)
     except LookupError:
         pass
-    try:  # names written without accents, or with other common spellings
-        return str(pycountry.countries.search_fuzzy(country.strip())[0].alpha_2)
-    except LookupError as exc:
-        raise UnknownCode(f"{country!r} is not a recognisable country") from exc
+    code = _countries_by_folded_name().get(_fold(country))
+    if code is None:
+        raise UnknownCode(f"{country!r} is not a recognisable country (an ISO 3166 code or English name)")
+    return code
 
 
 @lru_cache(maxsize=2048)

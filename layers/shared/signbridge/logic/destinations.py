@@ -56,7 +56,7 @@ class OnwardDestination:
     confirms_by_webhook: bool = False
 
     def prepare(self, context: OrderContext) -> OnwardOrder:
-        return to_onward_order(context.order)
+        return to_onward_order(context.order, context.products)
 
     def send(self, request: OnwardOrder) -> Outcome:
         return self.client.create_order(request)

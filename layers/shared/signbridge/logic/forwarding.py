@@ -9,6 +9,7 @@ webhook to confirm it before anything is sent again.
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections.abc import Callable
@@ -70,7 +71,7 @@ def backoff_seconds(attempt: int, policy: Policy, retry_after: float | None, rng
     delay = ceiling * rng()
     if retry_after is not None:
         delay = max(delay, min(retry_after, policy.retry_max_seconds))
-    return int(delay)
+    return math.ceil(delay)  # rounding down could come back before Retry-After
 
 
 class Forwarder:

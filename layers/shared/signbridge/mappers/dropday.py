@@ -24,7 +24,7 @@ def _design(mapping: ProductMapping) -> dict[str, Any]:
         for line in mapping.description.splitlines():
             label, sep, value = line.partition(":")
             if sep and label.strip() and value.strip():
-                custom[label.strip().lower().replace(" ", "_")] = value.strip()
+                custom.setdefault(label.strip().lower().replace(" ", "_"), value.strip())
     if mapping.image_url:
         custom["image_url"] = mapping.image_url
     if mapping.upload_urls:

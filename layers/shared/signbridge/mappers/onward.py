@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from signbridge.iso import UnknownCode, country_alpha2, subdivision_code
 from signbridge.mappers.errors import MappingFailed
+from signbridge.models.items import ProductMapping
 from signbridge.models.onward import (
     OnwardAddress,
     OnwardCustomer,
@@ -16,7 +17,7 @@ from signbridge.models.onward import (
     OnwardMoney,
     OnwardOrder,
 )
-from signbridge.models.order import FinancialStatus, Order, created_at_iso
+from signbridge.models.order import FinancialStatus, LineItem, Order, created_at_iso
 
 FINANCIAL_STATUS = {
     FinancialStatus.PENDING: OnwardFinancialStatus.PENDING,
@@ -28,7 +29,18 @@ FINANCIAL_STATUS = {
 }
 
 
-def to_onward_order(order: Order) -> OnwardOrder:
+def _image_url(line: LineItem, index: int, products: dict[str, ProductMapping]) -> str:
+    """Onward requires an image for every line: the line's own, else the sign's design image."""
+    mapping = products.get(line.external_id)
+    image = line.image_url or (mapping.image_url if mapping else None)
+    if not image:
+        raise MappingFailed("Onward requires an image_url for every line.", f"line_items.{index}.image_url")
+    return image
+
+
+def to_onward_order(order: Order, products: dict[str, ProductMapping] | None = None) -> OnwardOrder:
+    """``products``: the Sign Customiser designs among the lines, by external_id (for their images)."""
+
     def money(minor: int) -> OnwardMoney:
         return OnwardMoney(cents=minor, currency=order.currency)
 
@@ -82,10 +94,10 @@ def to_onward_order(order: Order) -> OnwardOrder:
                 unit_price=money(line.unit_price),
                 total_price=money(line.total),
                 quantity=line.quantity,
-                image_url=line.image_url or "",
+                image_url=_image_url(line, index, products or {}),
                 grams=line.grams,
                 is_insured=insured and line.shippable,
             )
-            for line in order.line_items
+            for index, line in enumerate(order.line_items)
         ],
     )
