@@ -38,10 +38,13 @@ def test_lists_are_comma_separated(monkeypatch):
 
 @pytest.mark.parametrize(
     ("name", "value", "field"),
-    [("TABLE_NAME", "", "table_name"), ("SIGNATURE_SCHEME", "md5", "signature_scheme"),
-     ("ROUTE_PLATFORM_ORDERS_TO", "dropday,fedex", "route_platform_orders_to"),
-     ("SIGNATURE_TOLERANCE_SECONDS", "-1", "signature_tolerance_seconds"),
-     ("PLATFORM_PRODUCT_URL", "not a url", "platform_product_url")],
+    [
+        ("TABLE_NAME", "", "table_name"),
+        ("SIGNATURE_SCHEME", "md5", "signature_scheme"),
+        ("ROUTE_PLATFORM_ORDERS_TO", "dropday,fedex", "route_platform_orders_to"),
+        ("SIGNATURE_TOLERANCE_SECONDS", "-1", "signature_tolerance_seconds"),
+        ("PLATFORM_PRODUCT_URL", "not a url", "platform_product_url"),
+    ],
 )
 def test_a_malformed_setting_fails_naming_it(monkeypatch, name, value, field):
     monkeypatch.setenv(name, value)
