@@ -54,7 +54,9 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	for f in functions/*/app.py; do $(VENV)/bin/mypy --follow-imports=silent $$f || exit 1; done
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VPY) -m signbridge_tools.openapi --check
+	bash local/stack.sh venvs
+	$(SAM) validate --lint
 
 test: venv node_modules/.installed lint
 	$(VENV)/bin/pytest

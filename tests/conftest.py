@@ -30,8 +30,8 @@ os.environ.update(BASE_ENV)
 import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
-from signbridge import runtime  # noqa: E402
 
+from signbridge import runtime  # noqa: E402
 from tests.support.template import ROOT, table_definition  # noqa: E402
 
 

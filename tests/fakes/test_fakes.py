@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from signbridge_tools.fakes import DropdayFake, FakeServer, OnwardFake, SignCustomiserFake
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -55,14 +56,26 @@ class Provider:
 
 PROVIDERS = {
     "signcustomiser": lambda: Provider(
-        "signcustomiser", lambda: SignCustomiserFake(known_product_ids=[SC_PRODUCT]), "/api/v2/orders",
-        SC_HEADERS, fixture("signcustomiser_create_order_request.json"), "order-123456", 200),
+        "signcustomiser",
+        lambda: SignCustomiserFake(known_product_ids=[SC_PRODUCT]),
+        "/api/v2/orders",
+        SC_HEADERS,
+        fixture("signcustomiser_create_order_request.json"),
+        "order-123456",
+        200,
+    ),
     "dropday": lambda: Provider(
-        "dropday", DropdayFake, "/api/v1/orders", DD_HEADERS, fixture("dropday_create_order_request.json"),
-        "L41223D", 200),
+        "dropday",
+        DropdayFake,
+        "/api/v1/orders",
+        DD_HEADERS,
+        fixture("dropday_create_order_request.json"),
+        "L41223D",
+        200,
+    ),
     "onward": lambda: Provider(
-        "onward", OnwardFake, "/api/v1/orders", ON_HEADERS, fixture("onward_create_order_request.json"),
-        "18282", 201),
+        "onward", OnwardFake, "/api/v1/orders", ON_HEADERS, fixture("onward_create_order_request.json"), "18282", 201
+    ),
 }
 
 
@@ -122,8 +135,7 @@ def test_missing_credentials_are_rejected_with_401(provider):
 
 def test_non_json_content_type_is_rejected(provider):
     spec, fake, client = provider
-    r = client.post(spec.path, content=json.dumps(spec.payload),
-                    headers={**spec.headers, "Content-Type": "text/plain"})
+    r = client.post(spec.path, content=json.dumps(spec.payload), headers={**spec.headers, "Content-Type": "text/plain"})
     assert r.status_code == 415
     assert fake.created_count(spec.key) == 0
 
@@ -148,8 +160,9 @@ def test_sc_answer_has_the_documented_response_shape(sc):
 
 
 def test_sc_wrong_token_is_unauthenticated(sc):
-    r = post(sc, "/api/v2/orders", fixture("signcustomiser_create_order_request.json"),
-             {"Authorization": "Bearer nope"})
+    r = post(
+        sc, "/api/v2/orders", fixture("signcustomiser_create_order_request.json"), {"Authorization": "Bearer nope"}
+    )
     assert (r.status_code, r.json()) == (401, {"message": "Unauthenticated."})
 
 
@@ -277,8 +290,10 @@ def test_dropday_missing_product_id_is_the_documented_422(dropday):
     del body["products"][0]["external_id"]
     r = post(dropday, "/api/v1/orders", body, DD_HEADERS)
     assert r.status_code == 422
-    assert r.json() == {"message": "Errors", "errors": {
-        "products.0.external_id": ["The products.0.external_id field is required."]}}
+    assert r.json() == {
+        "message": "Errors",
+        "errors": {"products.0.external_id": ["The products.0.external_id field is required."]},
+    }
 
 
 def test_dropday_rejects_string_amounts_bad_dates_and_wrong_account(dropday):
@@ -288,15 +303,24 @@ def test_dropday_rejects_string_amounts_bad_dates_and_wrong_account(dropday):
     r = post(dropday, "/api/v1/orders", body, DD_HEADERS)
     assert r.status_code == 422
     assert set(r.json()["errors"]) == {"total", "shipping.delivery_date"}
-    r = post(dropday, "/api/v1/orders", fixture("dropday_create_order_request.json"),
-             {**DD_HEADERS, "account-id": "someone-else"})
+    r = post(
+        dropday,
+        "/api/v1/orders",
+        fixture("dropday_create_order_request.json"),
+        {**DD_HEADERS, "account-id": "someone-else"},
+    )
     assert (r.status_code, r.json()) == (401, {"message": "Unauthenticated."})
 
 
 def test_dropday_accepts_the_newer_shipping_object(dropday):
     body = fixture("dropday_create_order_request.json")
-    body["shipping"] = {"name": "DHL", "description": "Express", "cost": 4.95, "note": "",
-                        "delivery_date": "31-01-2025"}
+    body["shipping"] = {
+        "name": "DHL",
+        "description": "Express",
+        "cost": 4.95,
+        "note": "",
+        "delivery_date": "31-01-2025",
+    }
     body["products"][0]["purchase_price"] = 5.5
     assert post(dropday, "/api/v1/orders", body, DD_HEADERS).status_code == 200
 
@@ -327,15 +351,13 @@ def test_onward_422_lists_problems(onward):
 
 def test_onward_requires_key_and_json_accept(onward):
     body = fixture("onward_create_order_request.json")
-    assert post(onward, "/api/v1/orders", body, {"X-API-Key": "wrong", "Accept": "application/json"}
-                ).status_code == 401
+    assert post(onward, "/api/v1/orders", body, {"X-API-Key": "wrong", "Accept": "application/json"}).status_code == 401
     assert post(onward, "/api/v1/orders", body, {"X-API-Key": "onward-dev-key"}).status_code == 406
 
 
 def test_onward_patch_updates_known_orders_only(onward):
     post(onward, "/api/v1/orders", fixture("onward_create_order_request.json"), ON_HEADERS)
-    r = HTTP.patch(onward.url + "/api/v1/orders/18282", json={"financial_status": "refunded"},
-                    headers=ON_HEADERS)
+    r = HTTP.patch(onward.url + "/api/v1/orders/18282", json={"financial_status": "refunded"}, headers=ON_HEADERS)
     assert r.status_code == 200 and r.json()["financial_status"] == "refunded"
     assert onward.orders["18282"]["updates"] == [{"financial_status": "refunded"}]
     r = HTTP.patch(onward.url + "/api/v1/orders/nope", json={"financial_status": "paid"}, headers=ON_HEADERS)
@@ -349,8 +371,11 @@ def test_onward_patch_updates_known_orders_only(onward):
         ({"status": 429, "headers": {"Retry-After": "2"}}, 429, None),
         ({"status": 500}, 500, None),
         ({"status": 503}, 503, None),
-        ({"status": 422, "body": {"message": "Errors", "errors": {"x": ["bad"]}}}, 422,
-         {"message": "Errors", "errors": {"x": ["bad"]}}),
+        (
+            {"status": 422, "body": {"message": "Errors", "errors": {"x": ["bad"]}}},
+            422,
+            {"message": "Errors", "errors": {"x": ["bad"]}},
+        ),
         ({"status": 409}, 409, b""),
     ],
 )
@@ -393,7 +418,10 @@ def test_accept_then_drop_creates_but_never_answers(provider):
     assert fake.created_count(spec.key) == 1
     rec = fake.requests[0]
     assert (rec["outcome"], rec["delivered"], rec["response"]["status"]) == (
-        "accepted_then_dropped", False, spec.ok_status)
+        "accepted_then_dropped",
+        False,
+        spec.ok_status,
+    )
 
 
 def test_hang_triggers_client_timeout_then_processes(dropday):
@@ -410,10 +438,8 @@ def test_hang_triggers_client_timeout_then_processes(dropday):
 def test_fault_filters_match_by_method(onward):
     # Given a fault only for PATCH, the POST goes through and the PATCH takes the fault
     onward.add_faults({"status": 503, "method": "PATCH"})
-    assert post(onward, "/api/v1/orders", fixture("onward_create_order_request.json"), ON_HEADERS
-                ).status_code == 201
-    r = HTTP.patch(onward.url + "/api/v1/orders/18282", json={"financial_status": "paid"},
-                   headers=ON_HEADERS)
+    assert post(onward, "/api/v1/orders", fixture("onward_create_order_request.json"), ON_HEADERS).status_code == 201
+    r = HTTP.patch(onward.url + "/api/v1/orders/18282", json={"financial_status": "paid"}, headers=ON_HEADERS)
     assert r.status_code == 503 and onward.pending_faults == []
 
 
@@ -448,8 +474,9 @@ def test_bad_faults_are_refused(dropday):
 def test_control_endpoints_over_http(dropday):
     # Given faults queued over HTTP (as for a fake in another process)
     ctl = httpx.Client(base_url=dropday.url + "/_fake", verify=SSL)
-    assert ctl.post("/faults", json=[{"status": 503}, {"status": 429, "headers": {"Retry-After": "1"}}]
-                    ).status_code == 200
+    assert (
+        ctl.post("/faults", json=[{"status": 503}, {"status": 429, "headers": {"Retry-After": "1"}}]).status_code == 200
+    )
     body = fixture("dropday_create_order_request.json")
     # When three orders are posted, Then the faults are used in order
     statuses = [post(dropday, "/api/v1/orders", body, DD_HEADERS).status_code for _ in range(3)]
@@ -496,9 +523,20 @@ def test_cli_runs_all_three_and_writes_state(tmp_path):
     state_file = tmp_path / "fakes.json"
     env = {**os.environ, "SIGNBRIDGE_FAKE_ONWARD_API_KEY": "from-env"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "signbridge_tools.fakes", "--host", "127.0.0.1",
-         "--state-file", str(state_file), "--dropday-api-key", "flag-key"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "signbridge_tools.fakes",
+            "--host",
+            "127.0.0.1",
+            "--state-file",
+            str(state_file),
+            "--dropday-api-key",
+            "flag-key",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 8
@@ -512,8 +550,9 @@ def test_cli_runs_all_three_and_writes_state(tmp_path):
         assert state["onward"]["api_key"] == "from-env"
         # And each fake answers on its URL with those credentials
         body = copy.deepcopy(fixture("dropday_create_order_request.json"))
-        r = HTTP.post(state["dropday"]["orders_url"], json=body,
-                       headers={"api-key": "flag-key", "account-id": "dd-dev-account"})
+        r = HTTP.post(
+            state["dropday"]["orders_url"], json=body, headers={"api-key": "flag-key", "account-id": "dd-dev-account"}
+        )
         assert r.status_code == 200
         sc_body = fixture("signcustomiser_create_order_request.json")
         r = HTTP.post(sc["orders_url"], json=sc_body, headers=SC_HEADERS)

@@ -35,4 +35,3 @@ def local_table(dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) 
     runtime.reset()
     yield client
     client.delete_table(TableName=name)
-

@@ -3,15 +3,14 @@ instant the order's transaction returns, before the process can do anything else
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
-
-import importlib.util
 from types import SimpleNamespace
+from typing import Any
 
 from signbridge.store.table import Store
 from tests.support.events import api_event
@@ -34,7 +33,11 @@ if __name__ == "__main__":
     assert spec is not None and spec.loader is not None
     orders = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(orders)
-    context = SimpleNamespace(function_name="orders", memory_limit_in_mb=512, aws_request_id="crash",
-                              invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:orders")
+    context = SimpleNamespace(
+        function_name="orders",
+        memory_limit_in_mb=512,
+        aws_request_id="crash",
+        invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:orders",
+    )
     orders.handler(api_event("POST", "/orders", order), context)
     print(json.dumps({"survived": True}))

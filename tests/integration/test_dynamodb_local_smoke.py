@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
 from signbridge_tools.dynamodb_local import DynamoDBLocal
 
 pytestmark = pytest.mark.dynamodb_local

@@ -27,7 +27,7 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    def send_message(self, QueueUrl: str, MessageBody: str) -> dict[str, str]:  # noqa: N803 - boto3's names
+    def send_message(self, QueueUrl: str, MessageBody: str) -> dict[str, str]:
         self.sent.append(json.loads(MessageBody))
         return {"MessageId": str(len(self.sent))}
 
@@ -38,18 +38,21 @@ def stream_records(client_kwargs: dict[str, Any], table_name: str) -> list[dict[
     arn = ddb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     records: list[dict[str, Any]] = []
     for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
-                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         for record in streams.get_records(ShardIterator=iterator)["Records"]:
             record["dynamodb"]["ApproximateCreationDateTime"] = int(
-                record["dynamodb"]["ApproximateCreationDateTime"].timestamp())
+                record["dynamodb"]["ApproximateCreationDateTime"].timestamp()
+            )
             record["eventSourceARN"] = arn
             records.append(record)
     return records
 
 
-def test_a_process_killed_right_after_the_write_loses_no_delivery(local_table, dynamodb_local, tmp_path,
-                                                                  monkeypatch, lambda_context):
+def test_a_process_killed_right_after_the_write_loses_no_delivery(
+    local_table, dynamodb_local, tmp_path, monkeypatch, lambda_context
+):
     # Given a platform order (no custom lines, so Sign Customiser's delivery is skipped at intake)
     order = fixture("canonical_order.json")
     for line in order["line_items"]:
@@ -57,8 +60,15 @@ def test_a_process_killed_right_after_the_write_loses_no_delivery(local_table, d
     (tmp_path / "order.json").write_text(json.dumps(order))
 
     # When the intake process is killed the instant the order's transaction returns
-    result = subprocess.run([sys.executable, "-m", "tests.integration.crash_after_write", str(tmp_path / "order.json")],
-                            cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.integration.crash_after_write", str(tmp_path / "order.json")],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
     assert "survived" not in result.stdout
 

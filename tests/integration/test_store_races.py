@@ -47,7 +47,7 @@ def platform(monkeypatch) -> Any:
     ids = count(1)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             time.sleep(0.05)
             body = json.dumps({"id": f"gid://{next(ids)}"}).encode()
@@ -120,9 +120,15 @@ def test_order_and_deliveries_are_written_all_or_nothing(local_table):
     order = fixture("canonical_order.json")
     for line in order["line_items"]:
         line["customised"] = None
-    local_table.put_item(TableName=store.table_name, Item=to_item(
-        {"PK": "ORDER#order-123456", "SK": "DELIVERY#onward"},
-        DeliveryRecord(order_id="order-123456", destination="onward", state=DeliveryState.DELIVERED, updated_at="x")))
+    local_table.put_item(
+        TableName=store.table_name,
+        Item=to_item(
+            {"PK": "ORDER#order-123456", "SK": "DELIVERY#onward"},
+            DeliveryRecord(
+                order_id="order-123456", destination="onward", state=DeliveryState.DELIVERED, updated_at="x"
+            ),
+        ),
+    )
 
     with pytest.raises(Exception):  # noqa: B017 - the write is refused as a whole
         accept_platform_order(Order.model_validate(order), store, ["dropday", "onward"])
@@ -133,9 +139,13 @@ def test_order_and_deliveries_are_written_all_or_nothing(local_table):
 def _seed_delivery(local_table: Any) -> None:
     from signbridge.store.table import to_item
 
-    local_table.put_item(TableName=runtime.settings().table_name, Item=to_item(
-        {"PK": "ORDER#o1", "SK": "DELIVERY#dropday"},
-        DeliveryRecord(order_id="o1", destination="dropday", state=DeliveryState.PENDING, updated_at="t")))
+    local_table.put_item(
+        TableName=runtime.settings().table_name,
+        Item=to_item(
+            {"PK": "ORDER#o1", "SK": "DELIVERY#dropday"},
+            DeliveryRecord(order_id="o1", destination="dropday", state=DeliveryState.PENDING, updated_at="t"),
+        ),
+    )
 
 
 def test_only_one_worker_gets_the_lease_on_a_delivery(local_table):

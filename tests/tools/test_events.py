@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from signbridge.signature import verify_signature
 from signbridge_tools import events
-
 from tests.conftest import load_function
 from tests.support.events import fixture_bytes, response_json
 from tests.support.template import ROOT

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from signbridge.signature import SignatureScheme, sign, verify_signature
 from signbridge_tools import signature_cli
-
 from tests.support.events import fixture_bytes, signed_headers
 
 SECRET = "captured-secret"

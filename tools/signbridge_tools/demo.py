@@ -26,8 +26,11 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 def signed(secret: str, body: bytes) -> dict[str, str]:
     timestamp = str(int(time.time()))
-    return {"Content-Type": "application/json", "x-webhook-timestamp": timestamp,
-            "x-webhook-signature": sign(secret, timestamp, body)}
+    return {
+        "Content-Type": "application/json",
+        "x-webhook-timestamp": timestamp,
+        "x-webhook-signature": sign(secret, timestamp, body),
+    }
 
 
 def show(step: str, response: httpx.Response) -> Any:
@@ -49,26 +52,36 @@ def run(stack: dict[str, Any], timeout: float) -> int:
     product = json.loads(product_body)
     product["product"]["product_id"] = int(time.time())  # a new design each run
     product_body = json.dumps(product).encode()
-    first = show("product:created (signed with the Integration Secret)",
-                 client.post(stack["create_product_url"], content=product_body,
-                             headers=signed(stack["integration_secret"], product_body)))
-    again = show("the same delivery again",
-                 client.post(stack["create_product_url"], content=product_body,
-                             headers=signed(stack["integration_secret"], product_body)))
+    first = show(
+        "product:created (signed with the Integration Secret)",
+        client.post(
+            stack["create_product_url"], content=product_body, headers=signed(stack["integration_secret"], product_body)
+        ),
+    )
+    again = show(
+        "the same delivery again",
+        client.post(
+            stack["create_product_url"], content=product_body, headers=signed(stack["integration_secret"], product_body)
+        ),
+    )
     assert first == again, "a redelivery must get the same external_id"
     external_id = first["external_id"]
 
     webhook_body = (FIXTURES / "providers" / "signcustomiser_webhook_order_created.json").read_bytes()
-    show("order:created webhook (signed with the subscription secret)",
-         client.post(stack["webhook_url"], content=webhook_body, headers=signed(stack["webhook_secrets"][0],
-                                                                                webhook_body)))
+    show(
+        "order:created webhook (signed with the subscription secret)",
+        client.post(
+            stack["webhook_url"], content=webhook_body, headers=signed(stack["webhook_secrets"][0], webhook_body)
+        ),
+    )
 
     order = json.loads((FIXTURES / "canonical_order.json").read_text())
     order["id"] = f"demo-{uuid.uuid4().hex[:8]}"
     order["line_items"][0].update(external_id=external_id, variant_id=external_id)
     headers = {"x-api-key": stack["api_key"], "Content-Type": "application/json"}
-    show("platform order (POST /orders with the API key)", client.post(stack["orders_url"], json=order,
-                                                                       headers=headers))
+    show(
+        "platform order (POST /orders with the API key)", client.post(stack["orders_url"], json=order, headers=headers)
+    )
     print(f"\nwaiting up to {timeout:.0f} s for the deliveries ...")
     deadline = time.monotonic() + timeout
     while True:

@@ -9,6 +9,7 @@ where to send its order:created webhooks, and write everything a client needs to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -41,8 +42,9 @@ PARAMS = {
 
 
 def aws(service: str) -> Any:
-    return boto3.client(service, endpoint_url=ENDPOINT, region_name=REGION, aws_access_key_id="test",
-                        aws_secret_access_key="test")
+    return boto3.client(
+        service, endpoint_url=ENDPOINT, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
 
 
 def say(message: str) -> None:
@@ -55,7 +57,10 @@ def start_fakes() -> dict[str, Any]:
     log = open(STATE / "fakes.log", "ab")  # noqa: SIM115 - handed to the child process
     process = subprocess.Popen(
         [sys.executable, "-m", "signbridge_tools.fakes", "--host", "127.0.0.1", "--state-file", str(FAKES_FILE)],
-        stdout=log, stderr=log, start_new_session=True, cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        cwd=ROOT,
     )
     FAKES_PID.write_text(str(process.pid))
     deadline = time.monotonic() + 20
@@ -69,10 +74,8 @@ def start_fakes() -> dict[str, Any]:
 
 def stop_fakes() -> None:
     if FAKES_PID.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
             os.killpg(int(FAKES_PID.read_text()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError, PermissionError):
-            pass
         FAKES_PID.unlink(missing_ok=True)
 
 
@@ -89,11 +92,15 @@ def deploy(fakes: dict[str, Any]) -> dict[str, str]:
         # A retry's wait is short locally so the demo finishes quickly.
         "MaxDeliveryAttempts": "8",
     }
-    env = {**os.environ, "STACK_NAME": STACK_NAME,
-           "PARAMETER_OVERRIDES": " ".join(f"{k}={v}" for k, v in overrides.items())}
+    env = {
+        **os.environ,
+        "STACK_NAME": STACK_NAME,
+        "PARAMETER_OVERRIDES": " ".join(f"{k}={v}" for k, v in overrides.items()),
+    }
     say("sam build + deploy to MiniStack (about 20 s)")
-    result = subprocess.run(["bash", str(ROOT / "local/stack.sh"), "deploy"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["bash", str(ROOT / "local/stack.sh"), "deploy"], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         sys.stderr.write(result.stderr[-4000:])
         raise SystemExit("deploy failed")
@@ -126,8 +133,11 @@ def up() -> None:
     values = seed_secrets(fakes)
     base = f"{ENDPOINT}/_aws/execute-api/{outputs['ApiId']}/{outputs['StageName']}"
     webhook_url = f"{base}/sign-customiser/webhooks"
-    httpx.post(f"{fakes['signcustomiser']['control_url']}/config",
-               json={"webhook_url": webhook_url, "webhook_secret": values["webhooks"]}, timeout=5).raise_for_status()
+    httpx.post(
+        f"{fakes['signcustomiser']['control_url']}/config",
+        json={"webhook_url": webhook_url, "webhook_secret": values["webhooks"]},
+        timeout=5,
+    ).raise_for_status()
     stack = {
         "endpoint_url": ENDPOINT,
         "region": REGION,
@@ -145,8 +155,23 @@ def up() -> None:
         "fakes": fakes,
     }
     STACK_FILE.write_text(json.dumps(stack, indent=2) + "\n")
-    print(json.dumps({k: stack[k] for k in ("api_url", "create_product_url", "webhook_url", "orders_url", "api_key",
-                                            "integration_secret", "webhook_secrets")}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: stack[k]
+                for k in (
+                    "api_url",
+                    "create_product_url",
+                    "webhook_url",
+                    "orders_url",
+                    "api_key",
+                    "integration_secret",
+                    "webhook_secrets",
+                )
+            },
+            indent=2,
+        )
+    )
     say(f"written {STACK_FILE.relative_to(ROOT)}; try `make demo`; stop with `make dev-stop`")
 
 

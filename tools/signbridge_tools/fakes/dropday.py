@@ -39,26 +39,41 @@ ORDER_SCHEMA = {
     "shipping_cost": _amount,
     "email?": is_str,
     "shipping_address": {
-        "first_name": is_str, "last_name": is_str, "company_name?": is_str, "address1": is_str,
-        "address2?": is_str, "postcode": is_str, "city": is_str, "state?": is_str, "country": is_str,
+        "first_name": is_str,
+        "last_name": is_str,
+        "company_name?": is_str,
+        "address1": is_str,
+        "address2?": is_str,
+        "postcode": is_str,
+        "city": is_str,
+        "state?": is_str,
+        "country": is_str,
         "phone?": is_str_or_number,  # documented as Number, the example sends "222 222"
     },
     "shipping?": {
-        "name?": is_str, "description?": is_str, "cost?": _amount, "note?": is_str,
+        "name?": is_str,
+        "description?": is_str,
+        "cost?": _amount,
+        "note?": is_str,
         "delivery_date?": date_format("%d-%m-%Y", "must match the format d-m-Y"),
     },
-    "products": [{
-        "external_id": is_str,
-        "ean13?": is_str_or_number,  # documented as Number, the example sends a string
-        "name": is_str,
-        "reference?": is_str,
-        "quantity": all_of(is_number, at_least(1)),
-        "stock_quantity?": is_number,
-        "price": _amount,
-        "purchase_price?": _amount,
-        "image_url?": is_str, "brand?": is_str, "category?": is_str, "supplier?": is_str,
-        "custom?": is_object,
-    }],
+    "products": [
+        {
+            "external_id": is_str,
+            "ean13?": is_str_or_number,  # documented as Number, the example sends a string
+            "name": is_str,
+            "reference?": is_str,
+            "quantity": all_of(is_number, at_least(1)),
+            "stock_quantity?": is_number,
+            "price": _amount,
+            "purchase_price?": _amount,
+            "image_url?": is_str,
+            "brand?": is_str,
+            "category?": is_str,
+            "supplier?": is_str,
+            "custom?": is_object,
+        }
+    ],
 }
 
 
@@ -87,9 +102,7 @@ class DropdayFake(FakeServer):
         key = req.headers.get("api-key", "").encode()
         account = req.headers.get("account-id", "").encode()
         # Evaluate both comparisons (no short-circuit) so neither header leaks via timing.
-        return hmac.compare_digest(key, self.api_key.encode()) & hmac.compare_digest(
-            account, self.account_id.encode()
-        )
+        return hmac.compare_digest(key, self.api_key.encode()) & hmac.compare_digest(account, self.account_id.encode())
 
     def _create_order(self, req: Request, _match: Any) -> Response:
         body = req.json

@@ -33,11 +33,19 @@ FINANCIAL_STATUSES = ("pending", "paid", "refunded", "voided")
 
 MONEY = {"cents": is_int, "currency": matches(r"[A-Z]{3}", "must be a 3-letter ISO 4217 code")}
 LINE_ITEM = {
-    "shop_line_item_id": is_str, "shop_product_id": is_str, "shop_variant_id": is_str, "name": is_str,
-    "unit_price": MONEY, "total_price": MONEY, "total_price_presentment?": MONEY,
-    "quantity": all_of(is_int, at_least(1)), "image_url": is_str, "grams": all_of(is_int, at_least(0)),
+    "shop_line_item_id": is_str,
+    "shop_product_id": is_str,
+    "shop_variant_id": is_str,
+    "name": is_str,
+    "unit_price": MONEY,
+    "total_price": MONEY,
+    "total_price_presentment?": MONEY,
+    "quantity": all_of(is_int, at_least(1)),
+    "image_url": is_str,
+    "grams": all_of(is_int, at_least(0)),
     "is_insured": is_bool,
-    "refunded_quantity?": all_of(is_int, at_least(0)), "refunded_price?": MONEY,
+    "refunded_quantity?": all_of(is_int, at_least(0)),
+    "refunded_price?": MONEY,
     "refunded_price_presentment?": MONEY,
 }
 ORDER_SCHEMA: dict[str, Any] = {
@@ -45,8 +53,13 @@ ORDER_SCHEMA: dict[str, Any] = {
     "shop_order_number": is_str,
     **{
         f"{name}{suffix}": MONEY
-        for name in ("subtotal_price", "total_discounts_price", "total_shipping_price", "total_tax_price",
-                     "total_price")
+        for name in (
+            "subtotal_price",
+            "total_discounts_price",
+            "total_shipping_price",
+            "total_tax_price",
+            "total_price",
+        )
         for suffix in ("", "_presentment?")  # each amount is required; its presentment twin is not
     },
     "amount_insured?": MONEY,
@@ -54,10 +67,18 @@ ORDER_SCHEMA: dict[str, Any] = {
     "purchased_quote_token?": is_str,
     "created_at": iso8601,
     "financial_status": one_of(*FINANCIAL_STATUSES),
-    "customer": {"shop_customer_id": is_str, "first_name": is_str, "last_name": is_str, "email?": is_str,
-                 "phone_number?": is_str},
+    "customer": {
+        "shop_customer_id": is_str,
+        "first_name": is_str,
+        "last_name": is_str,
+        "email?": is_str,
+        "phone_number?": is_str,
+    },
     "shipping_address": {
-        "address1": is_str, "address2?": is_str, "province_code": is_str, "city": is_str,
+        "address1": is_str,
+        "address2?": is_str,
+        "province_code": is_str,
+        "city": is_str,
         "postal_code": is_str,
         "country_code": matches(r"[A-Z]{2}", "must be an ISO 3166-1 alpha-2 code"),
     },
@@ -106,8 +127,9 @@ class OnwardFake(FakeServer):
             return Response(422, {"errors": [f"{path} {problem}" for path, problem in problems]})
         if self._find_order(body["shop_order_id"]) is not None:
             return Response(409)
-        self._add_order(body["shop_order_id"], body["shop_order_id"], body, body,
-                        current=copy.deepcopy(body), updates=[])
+        self._add_order(
+            body["shop_order_id"], body["shop_order_id"], body, body, current=copy.deepcopy(body), updates=[]
+        )
         return Response(201, body)
 
     def _update_order(self, req: Request, match: Any) -> Response:

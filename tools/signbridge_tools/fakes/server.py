@@ -273,7 +273,9 @@ class FakeServer:
         self._server.fake = self
         self._thread = threading.Thread(
             # A short poll keeps stop() fast (shutdown waits for the loop to wake up); the cost is negligible.
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name=f"fake-{self.name}",
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name=f"fake-{self.name}",
             daemon=True,
         )
         self._thread.start()
@@ -418,11 +420,15 @@ class FakeServer:
         return None
 
     # ---- helpers for subclasses (call with the lock held)
-    def _add_order(
-        self, key: str, order_id: Any, request: Any, response: Any, **extra: Any
-    ) -> dict[str, Any]:
-        order = {"key": key, "id": order_id, "request": copy.deepcopy(request),
-                 "response": copy.deepcopy(response), "created_at": time.time(), **extra}
+    def _add_order(self, key: str, order_id: Any, request: Any, response: Any, **extra: Any) -> dict[str, Any]:
+        order = {
+            "key": key,
+            "id": order_id,
+            "request": copy.deepcopy(request),
+            "response": copy.deepcopy(response),
+            "created_at": time.time(),
+            **extra,
+        }
         self._created.append(order)
         return order
 
@@ -442,8 +448,9 @@ class FakeServer:
                 parsed = json.loads(raw) if raw else None
             except ValueError:
                 parsed = None
-            req = Request(h.command, split.path, parse_qs(split.query),
-                          {k.lower(): v for k, v in h.headers.items()}, raw, parsed)
+            req = Request(
+                h.command, split.path, parse_qs(split.query), {k.lower(): v for k, v in h.headers.items()}, raw, parsed
+            )
             if req.path.startswith(CONTROL_PREFIX):
                 self._send(h, self._control(req))
             else:
@@ -465,10 +472,18 @@ class FakeServer:
     def _handle_api(self, h: _Handler, req: Request) -> None:
         with self._lock:
             record: dict[str, Any] = {
-                "seq": len(self._requests) + 1, "time": time.time(), "method": req.method,
-                "path": req.path, "query": req.query, "headers": req.headers, "body": req.json,
-                "raw_body": req.raw.decode("utf-8", "replace"), "fault": None,
-                "response": None, "delivered": False, "outcome": "pending",
+                "seq": len(self._requests) + 1,
+                "time": time.time(),
+                "method": req.method,
+                "path": req.path,
+                "query": req.query,
+                "headers": req.headers,
+                "body": req.json,
+                "raw_body": req.raw.decode("utf-8", "replace"),
+                "fault": None,
+                "response": None,
+                "delivered": False,
+                "outcome": "pending",
             }
             self._requests.append(record)
             fault = record["fault"] = self._take_fault(req)
@@ -519,8 +534,11 @@ class FakeServer:
                     return handler(req, m)
                 allowed.append(method)
         if allowed:
-            return Response(405, self.error_body(f"The {req.method} method is not supported for this route."),
-                            {"Allow": ", ".join(allowed)})
+            return Response(
+                405,
+                self.error_body(f"The {req.method} method is not supported for this route."),
+                {"Allow": ", ".join(allowed)},
+            )
         return Response(404, self.error_body("Not Found"))
 
     def _json_problem(self, req: Request) -> Response | None:
@@ -534,8 +552,11 @@ class FakeServer:
     def _finish(self, record: dict[str, Any], resp: Response | None, outcome: str) -> None:
         with self._lock:
             if resp is not None:
-                record["response"] = {"status": resp.status, "headers": dict(resp.headers),
-                                      "body": copy.deepcopy(resp.body)}
+                record["response"] = {
+                    "status": resp.status,
+                    "headers": dict(resp.headers),
+                    "body": copy.deepcopy(resp.body),
+                }
             record["delivered"] = outcome == "answered"
             record["outcome"] = outcome
             self._changed.notify_all()

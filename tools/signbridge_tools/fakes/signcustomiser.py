@@ -40,8 +40,16 @@ DEFAULT_INTEGRATION_ID = 42
 ORDERS_PATH = "/api/v2/orders"
 
 ADDRESS = {
-    "first_name": is_str, "last_name": is_str, "company?": is_str, "email?": is_str, "phone?": is_str,
-    "address_1": is_str, "address_2?": is_str, "city": is_str, "province": is_str, "postcode": is_str,
+    "first_name": is_str,
+    "last_name": is_str,
+    "company?": is_str,
+    "email?": is_str,
+    "phone?": is_str,
+    "address_1": is_str,
+    "address_2?": is_str,
+    "city": is_str,
+    "province": is_str,
+    "postcode": is_str,
     "country": is_str,
 }
 ORDER_SCHEMA = {
@@ -53,11 +61,13 @@ ORDER_SCHEMA = {
     "shipping_address": ADDRESS,
     "shipping_line": is_str,
     "customer": {"first_name?": is_str, "last_name?": is_str, "email?": is_str, "phone?": is_str},
-    "products": [{
-        "external_id": is_str,
-        "quantity": all_of(is_int, at_least(1)),
-        "price": all_of(is_int, at_least(0)),  # integer cents
-    }],
+    "products": [
+        {
+            "external_id": is_str,
+            "quantity": all_of(is_int, at_least(1)),
+            "price": all_of(is_int, at_least(0)),  # integer cents
+        }
+    ],
 }
 
 
@@ -121,8 +131,12 @@ class SignCustomiserFake(FakeServer):
 
     def _config_extra(self) -> dict[str, Any]:
         known = None if self.known_product_ids is None else sorted(self.known_product_ids)
-        return {"integration_id": self.integration_id, "known_product_ids": known,
-                "webhook_url": self.webhook_url, "webhook_secret": self.webhook_secret}
+        return {
+            "integration_id": self.integration_id,
+            "known_product_ids": known,
+            "webhook_url": self.webhook_url,
+            "webhook_secret": self.webhook_secret,
+        }
 
     def _reset_extra(self) -> None:
         self._deliveries.clear()
@@ -158,8 +172,12 @@ class SignCustomiserFake(FakeServer):
         if self.known_product_ids is not None and isinstance(body.get("products"), list):
             for i, product in enumerate(body["products"]):
                 path = f"products.{i}.external_id"
-                if path not in bad and isinstance(product, dict) and "external_id" in product \
-                        and product["external_id"] not in self.known_product_ids:
+                if (
+                    path not in bad
+                    and isinstance(product, dict)
+                    and "external_id" in product
+                    and product["external_id"] not in self.known_product_ids
+                ):
                     problems.append((path, INVALID))
         if problems:
             errors = laravel_errors(problems)
@@ -190,12 +208,20 @@ class SignCustomiserFake(FakeServer):
         raw = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
         headers = {
-            "Content-Type": "application/json", "Accept": "application/json",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
             "User-Agent": "signbridge-fake-signcustomiser",
-            "x-webhook-timestamp": timestamp, "x-webhook-signature": sign_webhook(secret, timestamp, raw),
+            "x-webhook-timestamp": timestamp,
+            "x-webhook-signature": sign_webhook(secret, timestamp, raw),
         }
-        delivery: dict[str, Any] = {"url": url, "headers": headers, "body": raw.decode(), "status": None,
-                                    "response_body": None, "error": None}
+        delivery: dict[str, Any] = {
+            "url": url,
+            "headers": headers,
+            "body": raw.decode(),
+            "status": None,
+            "response_body": None,
+            "error": None,
+        }
         parts = urlsplit(url)
         conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         conn = conn_cls(parts.netloc, timeout=self.webhook_timeout)
@@ -228,23 +254,40 @@ def webhook_payload(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
     total = sum(p["price"] * p["quantity"] for p in body["products"])
     products = [
         {
-            "product_image_url": None, "product_id": i, "title": f"Product {p['external_id']}",
-            "description": "", "description_html": "", "external_id": p["external_id"], "external_data": [],
-            "price": p["price"], "quantity": p["quantity"], "compare_price": None, "customiser_id": None,
-            "logo_upload_id": None, "uploads": [], **stamps,
+            "product_image_url": None,
+            "product_id": i,
+            "title": f"Product {p['external_id']}",
+            "description": "",
+            "description_html": "",
+            "external_id": p["external_id"],
+            "external_data": [],
+            "price": p["price"],
+            "quantity": p["quantity"],
+            "compare_price": None,
+            "customiser_id": None,
+            "logo_upload_id": None,
+            "uploads": [],
+            **stamps,
         }
         for i, p in enumerate(body["products"], start=1)
     ]
-    return {"order": {
-        "order_id": order_id, "order_number": order_id,
-        "external_order_number": body["external_order_number"], "external_id": body["external_id"],
-        "order_total": total, "app_total": total, "currency": body["currency"],
-        "shipping_line": body["shipping_line"],
-        "billing_address": address(body["billing_address"]),
-        "shipping_address": address(body["shipping_address"]),
-        "customer": {**body["customer"], "external_id": None, **stamps},
-        "products": products, **stamps,
-    }}
+    return {
+        "order": {
+            "order_id": order_id,
+            "order_number": order_id,
+            "external_order_number": body["external_order_number"],
+            "external_id": body["external_id"],
+            "order_total": total,
+            "app_total": total,
+            "currency": body["currency"],
+            "shipping_line": body["shipping_line"],
+            "billing_address": address(body["billing_address"]),
+            "shipping_address": address(body["shipping_address"]),
+            "customer": {**body["customer"], "external_id": None, **stamps},
+            "products": products,
+            **stamps,
+        }
+    }
 
 
 def _laravel_summary(errors: dict[str, list[str]]) -> str:
