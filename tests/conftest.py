@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -32,6 +34,8 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from signbridge import runtime  # noqa: E402
+from signbridge_tools.dynamodb_local import DynamoDBLocal  # noqa: E402
+from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake  # noqa: E402
 from tests.support.template import ROOT, table_definition  # noqa: E402
 
 
@@ -112,3 +116,36 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Any:
         runtime.reset()
 
     return apply
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[SignCustomiserFake, DropdayFake, OnwardFake]]:
+    """The three destinations as contract-checking HTTP servers on loopback."""
+    sc = SignCustomiserFake(token="sc-token", integration_id=42, known_product_ids=["sc-1"]).start()
+    dd = DropdayFake(api_key="dd-key", account_id="dd-account").start()
+    on = OnwardFake(api_key="on-key").start()
+    yield sc, dd, on
+    for fake in (sc, dd, on):
+        fake.stop()
+
+
+_one_invocation_at_a_time = threading.Lock()
+
+
+def deliver_webhook(order: dict[str, Any], context: Any) -> None:
+    """Sign Customiser's signed order:created for an order it just created (its fake calls this)."""
+    from tests.support.events import api_event, signed_headers
+
+    payload = {"order_id": order["order_id"], "external_id": order["external_id"], "currency": order.get("currency")}
+    body = json.dumps({"order": {**payload, "products": []}}).encode()
+    event = api_event("POST", "/sign-customiser/webhooks", body, signed_headers(WEBHOOK_SECRETS[0], body))
+    # A Lambda container serves one request at a time; the fakes call back from their own threads.
+    with _one_invocation_at_a_time:
+        assert load_function("webhooks").handler(event, context)["statusCode"] == 200
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    """AWS's own engine, started once per session from the jar npm installed."""
+    with DynamoDBLocal() as engine:
+        yield engine

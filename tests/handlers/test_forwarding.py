@@ -8,8 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from signbridge.store.table import Store
-from tests.conftest import load_function
-from tests.handlers.conftest import deliver_webhook
+from tests.conftest import deliver_webhook, load_function
 from tests.support.events import api_event, fixture, response_json
 from tests.support.pipeline import Pipeline, create_queues
 

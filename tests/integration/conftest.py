@@ -15,12 +15,6 @@ from signbridge_tools.dynamodb_local import DynamoDBLocal
 from tests.support.template import table_definition
 
 
-@pytest.fixture(scope="session")
-def dynamodb_local() -> Iterator[DynamoDBLocal]:
-    with DynamoDBLocal() as engine:
-        yield engine
-
-
 @pytest.fixture
 def local_table(dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Given the template's table in DynamoDB Local; the code under test is pointed at it by the

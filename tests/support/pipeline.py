@@ -12,37 +12,70 @@ import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from tests.conftest import LambdaContext, load_function
+from tests.conftest import INTEGRATION_SECRET, LambdaContext, load_function
+from tests.support.events import api_event, fixture_bytes, response_json, signed_headers
 from tests.support.template import template
 
 
+class MotoStream:
+    """The table's stream as moto records it (moto's Streams API does not answer this botocore;
+    moto is pinned, so reading its table's shard is stable)."""
+
+    def __init__(self, table_name: str):
+        self.table_name = table_name
+        self.position = 0
+
+    def read(self) -> list[dict[str, Any]]:
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(self.table_name)
+        items = table.stream_shard.items[self.position :]
+        self.position += len(items)
+        return [item.to_json() for item in items]
+
+
+class StreamsApi:
+    """The table's stream through the DynamoDB Streams API (DynamoDB Local)."""
+
+    def __init__(self, table_name: str, endpoint_url: str):
+        self.client = boto3.client("dynamodbstreams", endpoint_url=endpoint_url)
+        self.arn = boto3.client("dynamodb", endpoint_url=endpoint_url).describe_table(TableName=table_name)["Table"][
+            "LatestStreamArn"
+        ]
+        self.iterators: dict[str, str] = {}
+
+    def read(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for shard in self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
+            iterator = (
+                self.iterators.get(shard["ShardId"])
+                or self.client.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            )
+            response = self.client.get_records(ShardIterator=iterator, Limit=1000)
+            records += response["Records"]
+            if response.get("NextShardIterator"):
+                self.iterators[shard["ShardId"]] = response["NextShardIterator"]
+        return records
+
+
 class Pipeline:
-    def __init__(self, table_name: str, queue_url: str, dlq_url: str):
+    def __init__(self, table_name: str, queue_url: str, dlq_url: str, stream: Any = None):
         self.table_name = table_name
         self.queue_url = queue_url
         self.dlq_url = dlq_url
         self.sqs = boto3.client("sqs")
-        self.stream_arn = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-        self._position = 0
+        self.stream = stream or MotoStream(table_name)
         self.context = LambdaContext()
         self.forwarder_invocations = 0
 
     def pump_stream(self) -> int:
-        """Hand every new stream record to the outbox handler; the number of records read.
-
-        moto's DynamoDB Streams API does not answer this botocore, so the records are read from
-        moto's table (moto is pinned) and shaped as Lambda's event source delivers them.
-        """
-        table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_table(self.table_name)
-        items = table.stream_shard.items[self._position :]
-        self._position += len(items)
-        records = []
-        for item in items:
-            record = item.to_json()
+        """Hand every new stream record to the outbox handler, shaped as Lambda delivers them."""
+        records = self.stream.read()
+        for record in records:
             created = record["dynamodb"]["ApproximateCreationDateTime"]
-            record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-            record["eventSourceARN"] = self.stream_arn
-            records.append(record)
+            if not isinstance(created, int | float):
+                record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+            record["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:123456789012:table/signbridge/stream/1"
         if records:
             result = load_function("outbox").handler({"Records": records}, self.context)
             assert result["batchItemFailures"] == [], result
@@ -128,3 +161,32 @@ def create_queues(max_receive_count: int | None = None, name: str = "signbridge-
         },
     )["QueueUrl"]
     return url, dlq_url
+
+
+def wire_pipeline(
+    configure: Any, fakes: tuple[Any, Any, Any], context: Any, table_name: str, stream: Any = None
+) -> Pipeline:
+    """Point every destination at its fake, create the queues, and map Sign Customiser product 1
+    to sc-1 through the product callback (as a shopper's finished design would)."""
+    sc, dd, on = fakes
+    queue_url, dlq_url = create_queues()
+    configure(
+        DELIVERY_QUEUE_URL=queue_url,
+        SIGNCUSTOMISER_BASE_URL=sc.url,
+        SIGNCUSTOMISER_API_TOKEN="sc-token",
+        SIGNCUSTOMISER_INTEGRATION_ID="42",
+        DROPDAY_BASE_URL=dd.url,
+        DROPDAY_API_KEY="dd-key",
+        DROPDAY_ACCOUNT_ID="dd-account",
+        DROPDAY_SOURCE="Neon Shop",
+        ONWARD_BASE_URL=on.url,
+        ONWARD_API_KEY="on-key",
+        RETRY_BASE_SECONDS="0",
+        DELIVERY_LEASE_SECONDS="1",
+        DESTINATION_TIMEOUT_SECONDS="1",
+        SIGNCUSTOMISER_IN_DOUBT_GRACE_SECONDS="30",
+    )
+    body = fixture_bytes("signcustomiser_product_created.json")
+    event = api_event("POST", "/sign-customiser/products", body, signed_headers(INTEGRATION_SECRET, body))
+    assert response_json(load_function("products").handler(event, context)) == {"external_id": "sc-1"}
+    return Pipeline(table_name, queue_url, dlq_url, stream)
