@@ -58,8 +58,11 @@ lint: venv
 	bash local/stack.sh venvs
 	$(SAM) validate --lint
 
+# Unit, handler and integration suites in parallel; then the end-to-end suite, serially (its tests
+# share the running stack and its fakes), which skips when no `make dev` stack is running.
 test: venv node_modules/.installed lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 -m "not e2e"
+	$(VENV)/bin/pytest -m e2e
 
 dev: venv
 	bash local/dev.sh up
