@@ -72,9 +72,8 @@ def id_issuer() -> IdIssuer:
     if s.external_id_mode is IdMode.DERIVED:
         return derived_external_id(s.external_id_prefix)
     client = _platform_client()
-    client.token = resolve_secret(
-        s.platform_token_param, s.platform_token, max_age=s.secrets_max_age_seconds, setting="PLATFORM_TOKEN_PARAM"
-    )
+    # The token is optional: a platform URL may need none (the parameter then does not exist).
+    client.token = _optional_secret(s.platform_token_param, s.platform_token, "PLATFORM_TOKEN_PARAM")
     return client.create_product
 
 

@@ -1,0 +1,204 @@
+"""Batch concurrency of the forwarder.
+
+A batch of 10 SQS records (10 orders x Dropday) where the Dropday fake answers every request after
+HANG seconds (its "hang" fault: sleep, then handle the request normally). The real forwarder handler
+(AsyncBatchProcessor, each delivery in a thread via asyncio.to_thread) against a baseline that runs
+the same records one after another (BatchProcessor + process_partial_response calling the same
+``deliver``). Table and queue are moto's, the table built from template.yaml as the tests build it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from moto import mock_aws
+
+from benchmarks._common import Headline, median, say, table
+from signbridge import runtime
+from signbridge.logic.orders import ORIGIN_PLATFORM, persist_order
+from signbridge.logic.outbox import message_body
+from signbridge.models.items import DeliveryState
+from signbridge.models.order import Order
+from signbridge.settings import Destination
+from signbridge_tools.fakes import DropdayFake
+from tests.conftest import BASE_ENV, LambdaContext, load_function
+from tests.support.events import fixture
+from tests.support.template import table_definition
+
+BATCH = 10
+HANG = 0.2
+REPEATS = 5
+
+
+@contextmanager
+def environment(**env: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    runtime.reset()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        runtime.reset()
+
+
+class Batches:
+    """Fresh orders in the table and the SQS event that would carry their Dropday deliveries."""
+
+    def __init__(self) -> None:
+        self.template = fixture("canonical_order.json")
+        self.count = 0
+
+    def event(self) -> tuple[dict[str, Any], list[str]]:
+        self.count += 1
+        records, ids = [], []
+        for i in range(BATCH):
+            body = copy.deepcopy(self.template)
+            body["id"] = order_id = f"bench-{self.count}-{i}-{uuid.uuid4().hex[:8]}"
+            persist_order(Order.model_validate(body), ORIGIN_PLATFORM, [Destination.DROPDAY], set(), runtime.store())
+            message = message_body({"order_id": order_id, "destination": Destination.DROPDAY})
+            records.append(
+                {
+                    "messageId": str(uuid.uuid4()),
+                    "receiptHandle": f"receipt-{order_id}",
+                    "body": message,
+                    "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000))},
+                    "messageAttributes": {},
+                    "md5OfBody": hashlib.md5(message.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:signbridge-deliveries",
+                    "awsRegion": "us-east-1",
+                }
+            )
+            ids.append(order_id)
+        return {"Records": records}, ids
+
+
+def timed(
+    run: Callable[[dict[str, Any]], Any], batches: Batches, fake: DropdayFake
+) -> float:
+    """Seconds for one batch; checks every record was delivered and every request hung."""
+    event, ids = batches.event()
+    fake.add_faults(*({"hang": HANG} for _ in ids))
+    start = time.perf_counter()
+    result = run(event)
+    elapsed = time.perf_counter() - start
+    assert result["batchItemFailures"] == [], result
+    assert fake.pending_faults == [], "every request should have taken its hang"
+    store = runtime.store()
+    for order_id in ids:
+        delivery = store.get_delivery(order_id, Destination.DROPDAY)
+        assert delivery is not None and delivery.state is DeliveryState.DELIVERED, (order_id, delivery)
+    return elapsed
+
+
+def run() -> list[Headline]:
+    context = LambdaContext()
+    with mock_aws():
+        boto3.client("dynamodb").create_table(TableName=BASE_ENV["TABLE_NAME"], **table_definition())
+        queue_url = boto3.client("sqs").create_queue(QueueName="signbridge-deliveries")["QueueUrl"]
+        with (
+            DropdayFake(api_key="dd-key", account_id="dd-account") as fake,
+            environment(
+                DELIVERY_QUEUE_URL=queue_url,
+                DROPDAY_BASE_URL=fake.url,
+                DROPDAY_API_KEY="dd-key",
+                DROPDAY_ACCOUNT_ID="dd-account",
+                DROPDAY_SOURCE="Neon Shop",
+                DESTINATION_TIMEOUT_SECONDS="5",
+            ),
+        ):
+            forwarder = load_function("forwarder")
+            batches = Batches()
+
+            def concurrent(event: dict[str, Any]) -> Any:
+                return forwarder.handler(event, context)
+
+            def sequential(event: dict[str, Any]) -> Any:
+                processor = BatchProcessor(event_type=EventType.SQS)
+                return process_partial_response(
+                    event=event, record_handler=forwarder.deliver, processor=processor, context=context
+                )
+
+            def wide_executor(event: dict[str, Any]) -> Any:
+                # What-if: the same handler on an event loop whose default executor has a thread per
+                # record. With LAMBDA_TASK_ROOT set (as in Lambda) Powertools runs the batch on the
+                # current loop instead of asyncio.run's fresh one, so the executor can be chosen here.
+                loop = asyncio.new_event_loop()
+                loop.set_default_executor(ThreadPoolExecutor(max_workers=BATCH))
+                asyncio.set_event_loop(loop)
+                os.environ["LAMBDA_TASK_ROOT"] = str(os.getcwd())
+                try:
+                    return forwarder.handler(event, context)
+                finally:
+                    del os.environ["LAMBDA_TASK_ROOT"]
+                    loop.run_until_complete(loop.shutdown_default_executor())
+                    asyncio.set_event_loop(None)
+                    loop.close()
+
+            sides = {
+                "sequential (BatchProcessor)": sequential,
+                "forwarder handler (AsyncBatchProcessor)": concurrent,
+                "forwarder, executor = batch size (what-if)": wide_executor,
+            }
+            for side in sides.values():  # warm up: imports, moto, keep-alive connections to the fake
+                timed(side, batches, fake)
+            times: dict[str, list[float]] = {name: [] for name in sides}
+            for _ in range(REPEATS):  # interleaved, so drift touches every side alike
+                for name, side in sides.items():
+                    times[name].append(timed(side, batches, fake))
+
+    base_name, real_name, wide_name = sides
+    base = median(times[base_name])
+    workers = min(32, (os.cpu_count() or 1) + 4)
+    say(f"1. Forwarder batch concurrency: {BATCH} records x Dropday, each answered after {HANG * 1000:.0f} ms")
+    say(f"   median of {REPEATS} runs (fresh orders each run), wall time of one invocation")
+    rows = []
+    for name in sides:
+        m = median(times[name])
+        rows.append(
+            [
+                name,
+                f"{m * 1000:.0f} ms",
+                f"{min(times[name]) * 1000:.0f}-{max(times[name]) * 1000:.0f} ms",
+                f"{base / m:.2f}x",
+            ]
+        )
+    say(table(["side", "median", "range", "speed-up"], rows))
+    say(f"   floor: sequential >= {BATCH * HANG * 1000:.0f} ms, fully concurrent >= {HANG * 1000:.0f} ms;")
+    say(
+        f"   asyncio.to_thread uses the loop's default executor: min(32, os.cpu_count() + 4) = {workers} threads here"
+    )
+    say()
+    real = median(times[real_name])
+    wide = median(times[wide_name])
+    return [
+        Headline(
+            f"Forwarder batch of {BATCH} (Dropday answers in {HANG * 1000:.0f} ms)",
+            f"{real * 1000:.0f} ms",
+            f"{base * 1000:.0f} ms sequential",
+            f"{base / real:.1f}x faster",
+        ),
+        Headline(
+            f"… same, executor widened to {BATCH} threads (what-if)",
+            f"{wide * 1000:.0f} ms",
+            f"{base * 1000:.0f} ms sequential",
+            f"{base / wide:.1f}x faster",
+        ),
+    ]
