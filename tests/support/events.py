@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from signbridge.signature import SignatureScheme, sign
+from signbridge_tools.events import api_event as build_api_event
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -32,35 +31,11 @@ def api_event(
     path_parameters: dict[str, str] | None = None,
     base64_encoded: bool = False,
 ) -> dict[str, Any]:
+    """The same REST proxy event the committed events/ are built from."""
     raw = body.encode() if isinstance(body, str) else body
-    if raw is not None and base64_encoded:
-        text: str | None = base64.b64encode(raw).decode()
-    else:
-        text = raw.decode("utf-8") if raw is not None else None
-    request_id = str(uuid.uuid4())
-    return {
-        "resource": resource or path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"Content-Type": "application/json", **(headers or {})},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource or path,
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": request_id,
-            "accountId": "123456789012",
-            "apiId": "testapi",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": text,
-        "isBase64Encoded": base64_encoded,
-    }
+    return build_api_event(
+        method, path, raw, headers, resource=resource, path_parameters=path_parameters, base64_encoded=base64_encoded
+    )
 
 
 def signed_headers(

@@ -9,6 +9,7 @@ before invoking. The secrets default to the documented development values.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import time
@@ -36,8 +37,9 @@ def api_event(
     *,
     resource: str | None = None,
     path_parameters: dict[str, str] | None = None,
+    base64_encoded: bool = False,
 ) -> dict[str, Any]:
-    """A REST (v1) proxy event as API Gateway hands it to the function."""
+    """A REST (v1) proxy event as API Gateway hands it to the function (binary bodies base64-encoded)."""
     return {
         "resource": resource or path,
         "path": path,
@@ -59,8 +61,8 @@ def api_event(
             "apiId": "localapi",
             "identity": {"sourceIp": "127.0.0.1"},
         },
-        "body": body.decode() if body is not None else None,
-        "isBase64Encoded": False,
+        "body": None if body is None else base64.b64encode(body).decode() if base64_encoded else body.decode(),
+        "isBase64Encoded": base64_encoded,
     }
 
 
