@@ -21,9 +21,8 @@ for _key in list(os.environ):
         del os.environ[_key]
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("LAMBDA_TASK_ROOT", None)
-# Quiet Powertools: per-delivery INFO lines and EMF metric blobs would bury the figures (both sides alike).
+# Per-delivery INFO lines would bury the figures; both sides of every benchmark log at ERROR alike.
 os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
-os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 
 # tests.conftest applies BASE_ENV (region, fake credentials, table name, secrets) before it imports signbridge.
 from tests.conftest import BASE_ENV  # noqa: E402

@@ -90,13 +90,13 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A compact plain-text table; the first column left-aligned, the rest right-aligned."""
+def table(headers: list[str], rows: list[list[str]], *, left: int = 1) -> str:
+    """A compact plain-text table; the first ``left`` columns left-aligned, the rest right-aligned."""
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=True)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            str(c).ljust(w) if i < left else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
