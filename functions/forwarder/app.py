@@ -27,6 +27,7 @@ from signbridge.logic.forwarding import RetryLater
 from signbridge.observability import logger, metrics, tracer
 
 runtime.settings()  # cold start: a missing or malformed setting fails here, by name
+runtime.destinations()  # cold start: says once which destinations are disabled (no credentials)
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
 MAX_VISIBILITY_SECONDS = 43_200
 BATCH_SIZE = 10  # the SQS event source's BatchSize in template.yaml

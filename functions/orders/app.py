@@ -14,6 +14,7 @@ from signbridge.http import install_error_handlers, parse_json, parse_model, raw
 from signbridge.logic.orders import accept_platform_order, order_view
 from signbridge.models.order import Order
 from signbridge.observability import logger, metrics, tracer
+from signbridge.signed_request import signed_json
 
 runtime.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()
@@ -24,7 +25,12 @@ install_error_handlers(app)
 @tracer.capture_method
 def create_order() -> Response:
     settings = runtime.settings()
-    order = parse_model(Order, parse_json(raw_body(app.current_event, settings.max_body_bytes)))
+    secrets = runtime.platform_order_secrets()
+    if secrets:
+        _, body = signed_json(app.current_event, secrets, settings)
+    else:
+        body = parse_json(raw_body(app.current_event, settings.max_body_bytes))
+    order = parse_model(Order, body)
     intake = accept_platform_order(order, runtime.store(), settings.route_platform_orders_to)
     logger.info("order received", extra={"order_id": order.id, "new_order": intake.created})
     metrics.add_metric(name="OrderAccepted" if intake.created else "OrderRepeated", unit="Count", value=1)

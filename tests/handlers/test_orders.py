@@ -166,3 +166,17 @@ def test_get_unknown_order_is_404(table, lambda_context):
         "message": "No order with this id.",
         "details": {"order_id": "nope"},
     }
+
+
+def test_when_a_platform_secret_is_set_orders_must_also_be_signed(table, issued_sign, lambda_context, configure):
+    configure(PLATFORM_ORDERS_SECRET="platform-signing-secret")
+    body = json.dumps(fixture("canonical_order.json")).encode()
+
+    unsigned = load_function("orders").handler(api_event("POST", "/orders", body), lambda_context)
+    signed = load_function("orders").handler(
+        api_event("POST", "/orders", body, signed_headers("platform-signing-secret", body)), lambda_context
+    )
+
+    assert unsigned["statusCode"] == 401
+    assert response_json(unsigned)["error"]["code"] == "signature_missing"
+    assert signed["statusCode"] == 202

@@ -56,6 +56,18 @@ def webhook_secrets() -> list[str]:
     return secrets
 
 
+def platform_order_secrets() -> list[str]:
+    """The secret(s) POST /orders must be signed with; empty when signing is not required."""
+    s = settings()
+    secret = resolve_secret(
+        s.platform_orders_secret_param,
+        s.platform_orders_secret,
+        max_age=s.secrets_max_age_seconds,
+        setting="PLATFORM_ORDERS_SECRET_PARAM",
+    )
+    return [secret] if secret else []
+
+
 @cache
 def _platform_client() -> PlatformProductClient:
     s = settings()

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     platform_token: str = ""
     platform_timeout_seconds: float = Field(default=8.0, gt=0, le=20)
 
+    # --- Platform orders ---------------------------------------------------------------------
+    # Optional: when a secret is set, POST /orders must also carry a valid signature (same
+    # headers and scheme as Sign Customiser's deliveries), on top of the API key.
+    platform_orders_secret_param: str = ""
+    platform_orders_secret: str = ""
+
     # --- Webhook delivery records ------------------------------------------------------------
     webhook_dedup_ttl_days: int = Field(default=30, ge=1, le=365)
 
