@@ -4,6 +4,7 @@ order exactly once, in its own format, and GET /orders says where every delivery
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -86,7 +87,13 @@ def test_dropday_already_exists_and_onward_409_count_as_delivered(pipeline, fake
     }
     assert dd.created_count("order-123456") == 1
     assert [r["outcome"] for r in dd.requests] == ["accepted_then_dropped", "answered"]
-    assert dd.requests[-1]["response"]["body"] == {"message": "Order already exists"}
+    assert dd.wait_for(lambda: dd.created_count("order-123456") >= 1 and len(dd.requests) == 2, timeout=5)
+    deadline = time.monotonic() + 5  # the hung request answers once its 2 s are up
+    while any(r["response"] is None for r in dd.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    answers = sorted(r["response"]["body"]["message"] for r in dd.requests)
+    assert answers == ["Order already exists", "Order created"]
+    assert dd.created_count("order-123456") == 1
 
 
 def test_validation_rejection_fails_permanently_with_field_messages(pipeline, fakes, lambda_context):
@@ -156,7 +163,16 @@ def test_a_timeout_is_retried_and_the_destination_still_has_one_order(pipeline, 
 
     pipeline.run_until_idle()
 
-    assert states("order-123456", lambda_context)["dropday"] == "delivered"
+    dropday = order_state("order-123456", lambda_context)["deliveries"]["dropday"]
+    assert (dropday["state"], dropday["attempts"]) == ("delivered", 2)
+    assert len(dd.requests) == 2  # sent twice: the timed-out request had been acted on ...
+    assert dd.created_count("order-123456") == 1  # ... and Dropday's duplicate rule kept one order
+    assert dd.wait_for(lambda: dd.created_count("order-123456") >= 1 and len(dd.requests) == 2, timeout=5)
+    deadline = time.monotonic() + 5  # the hung request answers once its 2 s are up
+    while any(r["response"] is None for r in dd.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    answers = sorted(r["response"]["body"]["message"] for r in dd.requests)
+    assert answers == ["Order already exists", "Order created"]
     assert dd.created_count("order-123456") == 1
 
 
@@ -224,6 +240,11 @@ def test_a_crash_after_the_destination_accepted_does_not_send_twice(pipeline, fa
     assert sc.created_count("order-123456") == 1
     assert dd.created_count("order-123456") == 1
     assert on.created_count("order-123456") == 1
+    # Sign Customiser (no duplicate rule) was never sent it again: its webhook confirmed it.
+    assert len(sc.requests) == 1
+    # Dropday and Onward were: their own duplicate rules answered the resend.
+    assert [r["response"]["status"] for r in on.requests] == [201, 409]
+    assert [r["response"]["body"]["message"] for r in dd.requests] == ["Order created", "Order already exists"]
 
 
 def test_money_is_exact_for_zero_and_three_decimal_currencies(pipeline, fakes, lambda_context):
@@ -242,3 +263,55 @@ def test_money_is_exact_for_zero_and_three_decimal_currencies(pipeline, fakes, l
         (r["body"]["total_price"]["currency"], r["body"]["total_price"]["cents"]) for r in on.requests
     )
     assert sent_to_onward == [("JPY", 8643), ("KWD", 8643)]  # minor units as they are, with the order's currency
+
+
+def test_a_redriven_delivery_gets_a_fresh_attempt_budget(table, fakes, configure, lambda_context, pipeline):
+    _sc, _dd, on = fakes
+    queue_url, dlq_url = create_queues(max_receive_count=3, name="redrive-budget")
+    configure(DELIVERY_QUEUE_URL=queue_url, MAX_DELIVERY_ATTEMPTS="3")
+    pipe = Pipeline("signbridge-test", queue_url, dlq_url)
+    post_order(fixture("canonical_order.json"), lambda_context)
+    on.add_faults(*[{"status": 500}] * 4)  # three to exhaust it, one more after the redrive
+    pipe.run_until_idle()
+    assert states("order-123456", lambda_context)["onward"] == "failed"
+
+    # When the operator retries it (as `signbridge dlq redrive` does), one more 500 is just a retry.
+    assert Store("signbridge-test").requeue_delivery("order-123456", "onward", "now")
+    pipe.run_until_idle()
+
+    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert (onward["state"], onward["attempts"]) == ("delivered", 2)
+    assert on.created_count("order-123456") == 1
+
+
+def test_sign_customisers_own_webhook_settles_its_delivery_without_sending(pipeline, fakes, lambda_context):
+    sc, _dd, _on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    # Given Sign Customiser already told us (order:created) that it has this order
+    deliver_webhook({"order_id": 77, "external_id": "order-123456", "currency": "USD"}, lambda_context)
+
+    pipeline.run_until_idle()
+
+    signcustomiser = order_state("order-123456", lambda_context)["deliveries"]["signcustomiser"]
+    assert (signcustomiser["state"], signcustomiser["destination_ref"]) == ("delivered", "77")
+    assert sc.requests == []
+
+
+def test_a_rotated_destination_key_is_used_without_a_redeploy(pipeline, fakes, configure, lambda_context):
+    import boto3
+
+    _sc, _dd, on = fakes
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/signbridge/onward-api-key", Value="old-key", Type="SecureString")
+    configure(ONWARD_API_KEY_PARAM="/signbridge/onward-api-key", SECRETS_MAX_AGE_SECONDS="0")
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.run_until_idle()
+    assert order_state("order-123456", lambda_context)["deliveries"]["onward"]["last_error"]["code"] == "auth_rejected"
+
+    # When the merchant rotates the key in SSM (no redeploy, no restart) and retries
+    ssm.put_parameter(Name="/signbridge/onward-api-key", Value="on-key", Type="SecureString", Overwrite=True)
+    Store("signbridge-test").requeue_delivery("order-123456", "onward", "now")
+    pipeline.run_until_idle()
+
+    assert states("order-123456", lambda_context)["onward"] == "delivered"
+    assert [r["headers"]["x-api-key"] for r in on.requests] == ["old-key", "on-key"]

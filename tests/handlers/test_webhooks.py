@@ -124,3 +124,17 @@ def test_webhook_for_an_order_we_sent_is_not_forwarded_again(table, lambda_conte
 
     sks = sorted(i["SK"]["S"] for i in items(table, "ORDER#12345"))
     assert sks == ["DELIVERY#dropday", "ORDER", "SCORDER#1"]  # no onward delivery added, no second order
+
+
+def test_a_webhook_order_that_cannot_be_forwarded_is_still_recorded_and_acknowledged(
+    table, lambda_context, monkeypatch, capsys
+):
+    monkeypatch.setenv("FORWARD_WEBHOOK_ORDERS_TO", "dropday")
+    payload = fixture("providers/signcustomiser_webhook_order_created.json")
+    payload["order"]["created_at"] = "yesterday"
+    response = deliver(lambda_context, json.dumps(payload).encode())
+
+    assert response["statusCode"] == 200
+    assert len(items(table, "SCORDER#")) == 1
+    assert [i for i in items(table, "ORDER#12345") if i["SK"]["S"] == "ORDER"] == []
+    assert '"WebhookOrderNotForwarded"' in capsys.readouterr().out

@@ -175,3 +175,24 @@ def test_an_expired_lease_marks_the_next_attempt_in_doubt_and_the_old_worker_los
     final = store.get_delivery("o1", "dropday")
     assert (final.state, final.destination_ref, final.in_doubt_since) == (DeliveryState.DELIVERED, "9", None)
     assert store.claim_delivery("o1", "dropday", "third", now + 20, 5, "t") is None  # delivered is final
+
+
+def test_a_second_unanswered_attempt_restarts_the_wait_for_confirmation(local_table):
+    _seed_delivery(local_table)
+    store = runtime.store()
+    now = int(time.time())
+    store.claim_delivery("o1", "dropday", "a1", now, 5, "t")
+    store.finish_attempt("o1", "dropday", "a1", DeliveryState.RETRYING, "t", in_doubt_at=now)
+    store.claim_delivery("o1", "dropday", "a2", now + 400, 5, "t")
+    store.finish_attempt("o1", "dropday", "a2", DeliveryState.RETRYING, "t", in_doubt_at=now + 401)
+
+    assert store.get_delivery("o1", "dropday").in_doubt_since == now + 401
+
+    # A failure keeps the doubt (an operator's retry must still look for a confirmation) ...
+    store.claim_delivery("o1", "dropday", "a3", now + 500, 5, "t")
+    store.finish_attempt("o1", "dropday", "a3", DeliveryState.FAILED, "t")
+    assert store.get_delivery("o1", "dropday").in_doubt_since == now + 401
+    # ... and the retry starts a fresh attempt budget.
+    assert store.requeue_delivery("o1", "dropday", "t")
+    requeued = store.get_delivery("o1", "dropday")
+    assert (requeued.state, requeued.attempts, requeued.in_doubt_since) == (DeliveryState.PENDING, 0, now + 401)

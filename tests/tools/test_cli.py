@@ -336,3 +336,30 @@ def test_stack_reads_the_table_and_dlq_from_the_stack_outputs(store, dlq, monkey
     assert dlq_bodies(dlq) == []
     assert states(store) == {"dropday": "pending"}
     stubs[0].assert_no_pending_responses()
+
+
+# --- deliveries stuck -------------------------------------------------------------------------
+def test_stuck_lists_unsettled_deliveries_and_requeues_them(store, capsys):
+    # Given an order long ago (AT) with one delivery left pending (its outbox record was given up),
+    # one retrying, one delivered
+    given_order(
+        store, signcustomiser=DeliveryState.PENDING, dropday=DeliveryState.RETRYING, onward=DeliveryState.DELIVERED
+    )
+
+    code, out, _ = run(capsys, "deliveries", "stuck", "--older-than-minutes", "5", "--table", TABLE)
+    assert code == 0
+    assert "order-1" in out and "signcustomiser" in out and "dropday" in out and "onward" not in out
+    assert "2 delivery(ies) unsettled" in out
+
+    run(capsys, "deliveries", "stuck", "--requeue", "--dry-run", "--table", TABLE)
+    assert states(store) == {"signcustomiser": "pending", "dropday": "retrying", "onward": "delivered"}
+
+    code, out, _ = run(capsys, "deliveries", "stuck", "--requeue", "--table", TABLE)
+    assert code == 0
+    assert states(store) == {"signcustomiser": "pending", "dropday": "pending", "onward": "delivered"}
+
+
+def test_recent_deliveries_are_not_stuck(store, capsys):
+    given_order(store, dropday=DeliveryState.RETRYING)
+    code, out, _ = run(capsys, "deliveries", "stuck", "--older-than-minutes", "999999999", "--table", TABLE)
+    assert "0 delivery(ies) unsettled" in out

@@ -53,3 +53,10 @@ def test_a_malformed_setting_fails_naming_it(monkeypatch, name, value, field):
     with pytest.raises(ValidationError) as raised:
         Settings()
     assert field in str(raised.value)
+
+
+def test_webhook_orders_cannot_be_forwarded_back_to_sign_customiser(monkeypatch):
+    monkeypatch.setenv("FORWARD_WEBHOOK_ORDERS_TO", "dropday,signcustomiser")
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert "forward_webhook_orders_to" in str(raised.value)

@@ -4,6 +4,7 @@
     signbridge order retry ORDER_ID [--destination NAME] [--dry-run] [--force]
     signbridge dlq list
     signbridge dlq redrive [--dry-run] [--max N]
+    signbridge deliveries stuck [--older-than-minutes M] [--requeue] [--dry-run]
 
 Every command takes where to find the stack: --table/--dlq-url/--region/--endpoint-url, or
 --stack NAME (CloudFormation outputs), or --local (.local/stack.json of the local stack).
@@ -285,6 +286,29 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
     return 1 if counts["left"] else 0
 
 
+# --- deliveries -----------------------------------------------------------------------------
+def deliveries_stuck(args: argparse.Namespace, target: Target) -> int:
+    """Deliveries that should have settled by now: after an outbox alarm (its records were given
+    up), or any doubt that a message is still on its way. --requeue puts them back to pending."""
+    store = target.store()
+    cutoff = datetime.fromtimestamp(time.time() - args.older_than_minutes * 60, UTC).isoformat()
+    stuck = sorted(store.unsettled_deliveries(cutoff), key=lambda d: (d.updated_at, d.order_id, d.destination))
+    rows = [(d.order_id, d.destination, d.state, d.attempts, d.updated_at) for d in stuck]
+    print_table(("ORDER_ID", "DESTINATION", "STATE", "ATTEMPTS", "UPDATED_AT"), rows)
+    print(f"{len(stuck)} delivery(ies) unsettled for more than {args.older_than_minutes} minute(s)")
+    if not args.requeue:
+        return 0
+    for d in stuck:
+        where = f"{d.order_id} / {d.destination}"
+        if args.dry_run:
+            print(f"would requeue {where}: {d.state} -> pending")
+        elif store.requeue_delivery(d.order_id, d.destination, now_iso()):
+            print(f"requeued      {where}: {d.state} -> pending")
+        else:
+            print(f"left          {where}: its state changed meanwhile")
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     where = argparse.ArgumentParser(add_help=False)
@@ -325,6 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--dry-run", action="store_true", help="list what would happen, change nothing")
     redrive.add_argument("--max", type=int, metavar="N", help="at most N messages")
     redrive.set_defaults(run=dlq_redrive)
+
+    deliveries = commands.add_parser("deliveries", help="deliveries across orders").add_subparsers(
+        dest="action", required=True
+    )
+    stuck = deliveries.add_parser("stuck", parents=[where], help="pending/sending/retrying for too long (a Scan)")
+    stuck.add_argument("--older-than-minutes", type=int, default=60, metavar="M", help="default 60")
+    stuck.add_argument("--requeue", action="store_true", help="put them back to pending (the stream re-enqueues)")
+    stuck.add_argument("--dry-run", action="store_true", help="with --requeue: print, change nothing")
+    stuck.set_defaults(run=deliveries_stuck)
     return parser
 
 

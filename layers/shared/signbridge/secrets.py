@@ -9,6 +9,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities import parameters
 
 from signbridge.errors import ConfigurationError
+from signbridge.observability import logger
 
 SECRETS_MANAGER_PREFIX = "secretsmanager:"
 
@@ -22,9 +23,10 @@ def resolve_secret(param_name: str, plain_value: str, *, max_age: int, setting: 
             else:
                 value = parameters.get_parameter(param_name, decrypt=True, max_age=max_age)
         except parameters.exceptions.GetParameterError as exc:
+            # The parameter's name and the reason go to the log, not to the (unauthenticated) caller.
+            logger.error("secret unreadable", extra={"setting": setting, "parameter": param_name, "reason": str(exc)})
             raise ConfigurationError(
-                f"The secret for {setting} could not be read from its parameter.",
-                details={"setting": setting, "parameter": param_name, "reason": type(exc.__cause__ or exc).__name__},
+                f"The secret for {setting} could not be read.", details={"setting": setting}
             ) from exc
         return str(value)
     return plain_value

@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         return _split(value)
 
+    @field_validator("forward_webhook_orders_to")
+    @classmethod
+    def _not_back_to_sign_customiser(cls, value: list[Destination]) -> list[Destination]:
+        if Destination.SIGN_CUSTOMISER in value:
+            raise ValueError("orders from Sign Customiser's webhook cannot be forwarded back to Sign Customiser")
+        return value
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

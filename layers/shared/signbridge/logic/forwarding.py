@@ -107,7 +107,10 @@ class Forwarder:
                 return DeliveryState.FAILED
             if current.state.terminal:
                 return current.state  # a duplicate message: already settled
-            wait = max(1, (current.lease_until or now) - now)
+            # Another attempt holds the lease. This may be a duplicate, or the message of a worker
+            # that died mid-attempt: come back when the lease has expired (then the delivery is
+            # in doubt). Were this the last receive, the DLQ and its alarm take it from here.
+            wait = max(1, (current.lease_until or now) - now + 1)
             raise RetryLater(wait, "another attempt holds the lease")
 
         def finish(
@@ -143,22 +146,22 @@ class Forwarder:
         if state is None:
             return finish(DeliveryState.FAILED, error=DeliveryError(code="order_missing", message="order not found"))
 
+        if port.confirms_by_webhook and state.sc_order_ids:
+            # The destination's own order:created names this order: it has it, whatever we heard.
+            logger.info("delivery confirmed by order:created", extra={"order_id": order_id, "destination": destination})
+            return finish(DeliveryState.DELIVERED, ref=str(state.sc_order_ids[0]))
         if claim.was_in_doubt and port.confirms_by_webhook:
-            if state.sc_order_ids:
-                logger.info(
-                    "in-doubt attempt confirmed by order:created",
-                    extra={"order_id": order_id, "destination": destination},
-                )
-                return finish(DeliveryState.DELIVERED, ref=str(state.sc_order_ids[0]))
             waited = now - (claim.delivery.in_doubt_since or now)
             if waited < self.policy.in_doubt_grace_seconds:
-                finish(
-                    DeliveryState.RETRYING,
-                    error=DeliveryError(
-                        code="awaiting_confirmation",
-                        message="An earlier attempt may have reached the destination; waiting for its webhook.",
-                    ),
+                error = DeliveryError(
+                    code="awaiting_confirmation",
+                    message="An earlier attempt may have reached the destination; waiting for its webhook.",
                 )
+                if receive_count >= self.policy.max_attempts:
+                    # The message goes to the DLQ now; say so, and keep the doubt for a redrive.
+                    finish(DeliveryState.FAILED, error=error.model_copy(update={"code": "unconfirmed"}))
+                    raise RetryLater(0, "attempts exhausted while awaiting confirmation: to the DLQ")
+                finish(DeliveryState.RETRYING, error=error)
                 raise RetryLater(self.policy.in_doubt_grace_seconds - waited, "awaiting confirmation")
 
         order = Order.model_validate_json(state.order.body)

@@ -55,7 +55,7 @@ def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: d
         digest=hashlib.sha256(raw).hexdigest(),
         topic=topic,
         received_at=now.isoformat(),
-        body=raw.decode("utf-8"),
+        body=raw.decode("utf-8", errors="replace"),  # JSON may come in UTF-16/32; kept readable
         expires_at=int(now.timestamp()) + ttl_days * 86_400,
     )
     record = None
@@ -87,10 +87,14 @@ def forward_webhook_order(order: ScWebhookOrder, store: Store, destinations: lis
     """
     try:
         canonical = order_from_webhook(order)
-    except ValidationError as exc:
+    except ValueError as exc:  # pydantic's ValidationError, or a date fromisoformat cannot read
+        details = (
+            field_errors(exc)
+            if isinstance(exc, ValidationError)
+            else [{"field": "order.created_at", "message": str(exc)}]
+        )
         raise ValidationFailed(
-            "The order:created webhook cannot be forwarded: it lacks fields the destinations need.",
-            details=field_errors(exc),
+            "The order:created webhook cannot be forwarded: it lacks fields the destinations need.", details=details
         ) from exc
     custom = {line.id for line in canonical.line_items}
     return persist_order(canonical, ORIGIN_SIGNCUSTOMISER, destinations, custom, store).created

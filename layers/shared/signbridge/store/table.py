@@ -349,7 +349,8 @@ class Store:
             raise
         old = DeliveryRecord.model_validate(from_item(response["Attributes"]))
         in_doubt_since = old.in_doubt_since
-        if old.lease_until is not None and in_doubt_since is None:
+        if old.lease_until is not None:
+            # The grace for a confirmation runs from the latest unanswered attempt, not the first.
             in_doubt_since = now
             with _dependency():
                 self.client.update_item(
@@ -389,11 +390,13 @@ class Store:
         sets = ["#s = :state", "updated_at = :at"]
         removes = ["lease_until", "attempt_id"]
         values: dict[str, Any] = {":state": {"S": state}, ":at": {"S": updated_at}, ":aid": {"S": attempt_id}}
-        if state is not DeliveryState.RETRYING:
-            removes.append("in_doubt_since")
-        elif in_doubt_at is not None:
-            sets.append("in_doubt_since = if_not_exists(in_doubt_since, :doubt)")
+        if in_doubt_at is not None:
+            sets.append("in_doubt_since = :doubt")
             values[":doubt"] = {"N": str(in_doubt_at)}
+        elif state in (DeliveryState.DELIVERED, DeliveryState.SKIPPED):
+            # Only a settled delivery forgets an earlier unanswered attempt: a failed one may be
+            # retried by an operator, and that retry must still look for a confirmation first.
+            removes.append("in_doubt_since")
         if destination_ref is not None:
             sets.append("destination_ref = :ref")
             values[":ref"] = {"S": destination_ref}
@@ -419,7 +422,8 @@ class Store:
             raise
 
     def requeue_delivery(self, order_id: str, destination: str, updated_at: str) -> bool:
-        """Operator retry: a failed or stuck delivery goes back to pending (the outbox enqueues it).
+        """Operator retry: a failed, skipped or stuck delivery goes back to pending with a fresh
+        attempt budget (the outbox enqueues it).
 
         A lease left by a crashed attempt is kept: it still has to expire before the next claim,
         and that claim must still treat the delivery as in doubt.
@@ -429,8 +433,10 @@ class Store:
                 self.client.update_item(
                     TableName=self.table_name,
                     Key={k: {"S": v} for k, v in delivery_key(order_id, destination).items()},
-                    UpdateExpression="SET #s = :pending, updated_at = :at",
-                    ConditionExpression="attribute_exists(PK) AND #s IN (:failed, :retrying, :pending, :sending)",
+                    UpdateExpression="SET #s = :pending, updated_at = :at, attempts = :zero",
+                    ConditionExpression=(
+                        "attribute_exists(PK) AND #s IN (:failed, :retrying, :pending, :sending, :skipped)"
+                    ),
                     ExpressionAttributeNames={"#s": "state"},
                     ExpressionAttributeValues={
                         ":pending": {"S": DeliveryState.PENDING},
@@ -438,6 +444,8 @@ class Store:
                         ":failed": {"S": DeliveryState.FAILED},
                         ":retrying": {"S": DeliveryState.RETRYING},
                         ":sending": {"S": DeliveryState.SENDING},
+                        ":skipped": {"S": DeliveryState.SKIPPED},
+                        ":zero": {"N": "0"},
                     },
                 )
             return True
@@ -445,6 +453,31 @@ class Store:
             if _condition_failed(exc):
                 return False
             raise
+
+    def unsettled_deliveries(self, updated_before: str) -> list[DeliveryRecord]:
+        """Deliveries still pending, sending or retrying whose last change is older than
+        ``updated_before`` (ISO 8601, UTC). A Scan: for operators, never on a request path."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(SK, :delivery) AND #s IN (:pending, :sending, :retrying) "
+            "AND updated_at < :before",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {
+                ":delivery": {"S": "DELIVERY#"},
+                ":pending": {"S": DeliveryState.PENDING},
+                ":sending": {"S": DeliveryState.SENDING},
+                ":retrying": {"S": DeliveryState.RETRYING},
+                ":before": {"S": updated_before},
+            },
+        }
+        found: list[DeliveryRecord] = []
+        while True:
+            with _dependency():
+                response = self.client.scan(**kwargs)
+            found += [DeliveryRecord.model_validate(from_item(i)) for i in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return found
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         with _dependency():
