@@ -12,6 +12,7 @@ from typing import Any
 from benchmarks._common import Headline, best_per_call, peak_bytes, say, table
 from signbridge.clients.http import encode
 from signbridge.mappers.dropday import to_dropday_order
+from signbridge.mappers.product import to_product_mapping
 from signbridge.models.items import ProductMapping
 from signbridge.models.order import Order
 from signbridge.models.signcustomiser import ProductCreated
@@ -39,17 +40,7 @@ def hundred_line_order() -> Order:
 def design() -> dict[str, ProductMapping]:
     """What the product:created callback stored for sc-1 (as tests/unit/test_mappers.py builds it)."""
     product = ProductCreated.model_validate(fixture("signcustomiser_product_created.json")).product
-    mapping = ProductMapping(
-        product_id=product.product_id,
-        external_id="sc-1",
-        title=product.title,
-        description=product.description,
-        price=product.price,
-        image_url=product.product_image_url,
-        upload_urls=[upload.url for upload in product.uploads],
-        snapshot=product.model_dump_json(),
-        created_at="2025-10-22T00:55:10+00:00",
-    )
+    mapping = to_product_mapping(product, "sc-1", "2025-10-22T00:55:10+00:00")
     return {mapping.external_id: mapping}
 
 

@@ -19,6 +19,7 @@ from signbridge.mappers.dropday import to_dropday_order
 from signbridge.mappers.errors import MappingFailed
 from signbridge.mappers.from_signcustomiser import order_from_webhook
 from signbridge.mappers.onward import to_onward_order
+from signbridge.mappers.product import to_product_mapping
 from signbridge.mappers.signcustomiser import to_signcustomiser_order
 from signbridge.models.dropday import DropdayOrder
 from signbridge.models.items import ProductMapping
@@ -66,17 +67,7 @@ def order() -> Order:
 def products() -> dict[str, ProductMapping]:
     """What record_product stored for the product:created callback: keyed by the external_id issued."""
     product = ProductCreated.model_validate(load("signcustomiser_product_created.json")).product
-    mapping = ProductMapping(
-        product_id=product.product_id,
-        external_id="sc-1",
-        title=product.title,
-        description=product.description,
-        price=product.price,
-        image_url=product.product_image_url,
-        upload_urls=[upload.url for upload in product.uploads],
-        snapshot=product.model_dump_json(),
-        created_at="2025-10-22T00:55:10+00:00",
-    )
+    mapping = to_product_mapping(product, "sc-1", "2025-10-22T00:55:10+00:00")
     return {mapping.external_id: mapping}
 
 

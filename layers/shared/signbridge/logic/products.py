@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from signbridge.mappers.product import to_product_mapping
 from signbridge.models.items import ProductMapping
 from signbridge.models.signcustomiser import ScProduct
 from signbridge.store.table import Store
@@ -32,16 +33,6 @@ def record_product(product: ScProduct, store: Store, issue_id: IdIssuer, *, ask_
         existing = store.get_product(product.product_id)
         if existing is not None:
             return existing
-    mapping = ProductMapping(
-        product_id=product.product_id,
-        external_id=issue_id(product),
-        title=product.title,
-        description=product.description,
-        price=product.price,
-        image_url=product.product_image_url,
-        upload_urls=[upload.url for upload in product.uploads],
-        snapshot=product.model_dump_json(),
-        created_at=datetime.now(UTC).isoformat(),
-    )
+    mapping = to_product_mapping(product, issue_id(product), datetime.now(UTC).isoformat())
     held, _ = store.record_product(mapping)
     return held
