@@ -191,6 +191,11 @@ WEBHOOK_ERRORS = [*SIGNED_BODY_ERRORS, Conflict]
 CREATE_ORDER_ERRORS = [
     PayloadTooLarge,
     UnsupportedMediaType,
+    SignatureMissing,  # only when PLATFORM_ORDERS_SECRET_PARAM is set
+    TimestampMalformed,
+    TimestampStale,
+    SignatureInvalid,
+    ConfigurationError,
     MalformedJson,
     ValidationFailed,
     UnknownProduct,
@@ -382,9 +387,27 @@ def build_openapi() -> dict[str, Any]:
                 "description": (
                     "Idempotent on the order's `id`: posting the same order again answers 200 with where it "
                     "stands; the same id with different content is 409. Money is integer minor units of "
-                    "`currency`, and the totals must add up."
+                    "`currency`, and the totals must add up. When the stack sets PlatformOrdersSecretParam, "
+                    "the request must also carry the two signature headers (same scheme as Sign Customiser's)."
                 ),
                 "security": api_key,
+                "parameters": [
+                    {**param, "required": False}
+                    for param in (
+                        {
+                            "name": TIMESTAMP_HEADER,
+                            "in": "header",
+                            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                            "description": "Unix seconds; required when platform order signing is on.",
+                        },
+                        {
+                            "name": SIGNATURE_HEADER,
+                            "in": "header",
+                            "schema": {"type": "string", "minLength": 1},
+                            "description": "HMAC-SHA256 with the platform orders secret; required when signing is on.",
+                        },
+                    )
+                ],
                 "requestBody": {
                     "required": True,
                     "content": _json(schema(Order, "validation"), example=canonical_order),
