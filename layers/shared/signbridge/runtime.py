@@ -31,41 +31,38 @@ def store() -> Store:
     return Store(settings().table_name)
 
 
+def _signing_secrets(param: str, plain: str | list[str], setting: str, *, required: str | None) -> list[str]:
+    """The active signing secret(s) for one endpoint; ``required`` names them when there must be one."""
+    max_age = settings().secrets_max_age_seconds
+    if isinstance(plain, list):  # several may be active while one is rotated
+        secrets = resolve_secret_list(param, plain, max_age=max_age, setting=setting)
+    else:
+        secrets = [secret] if (secret := resolve_secret(param, plain, max_age=max_age, setting=setting)) else []
+    if required and not secrets:
+        raise ConfigurationError(f"No {required} is configured.", details={"setting": setting})
+    return secrets
+
+
 def integration_secrets() -> list[str]:
     s = settings()
-    secret = resolve_secret(
-        s.integration_secret_param,
-        s.integration_secret,
-        max_age=s.secrets_max_age_seconds,
-        setting="INTEGRATION_SECRET_PARAM",
+    return _signing_secrets(
+        s.integration_secret_param, s.integration_secret, "INTEGRATION_SECRET_PARAM", required="Integration Secret"
     )
-    if not secret:
-        raise ConfigurationError(
-            "No Integration Secret is configured.", details={"setting": "INTEGRATION_SECRET_PARAM"}
-        )
-    return [secret]
 
 
 def webhook_secrets() -> list[str]:
     s = settings()
-    secrets = resolve_secret_list(
-        s.webhook_secrets_param, s.webhook_secrets, max_age=s.secrets_max_age_seconds, setting="WEBHOOK_SECRETS_PARAM"
+    return _signing_secrets(
+        s.webhook_secrets_param, s.webhook_secrets, "WEBHOOK_SECRETS_PARAM", required="webhook secret"
     )
-    if not secrets:
-        raise ConfigurationError("No webhook secret is configured.", details={"setting": "WEBHOOK_SECRETS_PARAM"})
-    return secrets
 
 
 def platform_order_secrets() -> list[str]:
-    """The secret(s) POST /orders must be signed with; empty when signing is not required."""
+    """The secret POST /orders must be signed with; empty when signing is not required."""
     s = settings()
-    secret = resolve_secret(
-        s.platform_orders_secret_param,
-        s.platform_orders_secret,
-        max_age=s.secrets_max_age_seconds,
-        setting="PLATFORM_ORDERS_SECRET_PARAM",
+    return _signing_secrets(
+        s.platform_orders_secret_param, s.platform_orders_secret, "PLATFORM_ORDERS_SECRET_PARAM", required=None
     )
-    return [secret] if secret else []
 
 
 @cache

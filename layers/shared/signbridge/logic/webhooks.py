@@ -13,7 +13,8 @@ from signbridge.errors import ValidationFailed
 from signbridge.http import field_errors, parse_model
 from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
 from signbridge.mappers.from_signcustomiser import order_from_webhook
-from signbridge.models.items import ScOrderRecord, WebhookDelivery
+from signbridge.mappers.signcustomiser import to_sc_order_record
+from signbridge.models.items import WebhookDelivery
 from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
 from signbridge.settings import Destination
 from signbridge.store.table import Store
@@ -58,19 +59,7 @@ def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: d
         body=raw.decode("utf-8", errors="replace"),  # JSON may come in UTF-16/32; kept readable
         expires_at=int(now.timestamp()) + ttl_days * 86_400,
     )
-    record = None
-    if order is not None:
-        record = ScOrderRecord(
-            sc_order_id=order.order_id,
-            order_number=order.order_number,
-            external_order_number=order.external_order_number,
-            external_id=order.external_id,
-            order_total=order.order_total,
-            app_total=order.app_total,
-            currency=order.currency,
-            received_at=now.isoformat(),
-            product_external_ids=[p.external_id for p in order.products if p.external_id],
-        )
+    record = to_sc_order_record(order, now.isoformat()) if order is not None else None
     outcome = store.record_webhook(delivery, record)
     return WebhookResult(
         topic=topic, duplicate=outcome.duplicate_delivery, order=order, order_is_new=outcome.order_recorded
