@@ -31,7 +31,7 @@ build-SharedLayer:
 	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # make runs these in a copy of the function's CodeUri folder.
-build-ProductsFunction build-WebhooksFunction build-OrdersFunction build-OutboxFunction build-ForwarderFunction:
+build-ProductsFunction build-WebhooksFunction build-OrdersFunction build-OutboxFunction build-ForwarderFunction build-SweeperFunction:
 	cp app.py "$(ARTIFACTS_DIR)/"
 
 # ---------------------------------------------------------------- developer targets

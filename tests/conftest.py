@@ -33,7 +33,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from signbridge import runtime  # noqa: E402
+from signbridge import forwarding_root, runtime  # noqa: E402
 from signbridge_tools.dynamodb_local import DynamoDBLocal  # noqa: E402
 from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake  # noqa: E402
 from tests.support.template import ROOT, table_definition  # noqa: E402
@@ -50,8 +50,10 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     runtime.reset()
+    forwarding_root.reset()
     yield
     runtime.reset()
+    forwarding_root.reset()
 
 
 @pytest.fixture
@@ -73,6 +75,7 @@ def queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     url = boto3.client("sqs").create_queue(QueueName="signbridge-deliveries")["QueueUrl"]
     monkeypatch.setenv("DELIVERY_QUEUE_URL", url)
     runtime.reset()
+    forwarding_root.reset()
     return url
 
 
@@ -96,9 +99,10 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:signbridge-test"
     aws_request_id: str = "test-request"
+    remaining_ms: int = 20_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 20_000
+        return self.remaining_ms
 
 
 @pytest.fixture
@@ -114,6 +118,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Any:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         runtime.reset()
+        forwarding_root.reset()
 
     return apply
 
@@ -136,8 +141,18 @@ def deliver_webhook(order: dict[str, Any], context: Any) -> None:
     """Sign Customiser's signed order:created for an order it just created (its fake calls this)."""
     from tests.support.events import api_event, signed_headers
 
-    payload = {"order_id": order["order_id"], "external_id": order["external_id"], "currency": order.get("currency")}
-    body = json.dumps({"order": {**payload, "products": []}}).encode()
+    products = [
+        {"product_id": n, "title": f"Product {p['external_id']}", "external_id": p["external_id"], "price": p["price"]}
+        for n, p in enumerate(order.get("products") or [], start=1)
+    ]
+    payload = {
+        "order_id": order["order_id"],
+        "external_id": order["external_id"],
+        "external_order_number": order.get("external_order_number"),
+        "currency": order.get("currency"),
+        "products": products,
+    }
+    body = json.dumps({"order": payload}).encode()
     event = api_event("POST", "/sign-customiser/webhooks", body, signed_headers(WEBHOOK_SECRETS[0], body))
     # A Lambda container serves one request at a time; the fakes call back from their own threads.
     with _one_invocation_at_a_time:

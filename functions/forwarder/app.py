@@ -1,15 +1,17 @@
 """Delivery queue consumer: one message = one order x one destination.
 
 The batch's deliveries run concurrently; each failure is reported alone
-(ReportBatchItemFailures) after setting that message's visibility to its backoff.
+(ReportBatchItemFailures) after setting that message's visibility to its wait. A message that
+has come back very often, or is old enough to near the queue's retention, is replaced by a fresh
+one of a new generation instead, so a delivery held for weeks keeps exactly one live message.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import math
+import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from typing import Any
 
 import boto3
@@ -22,47 +24,80 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from signbridge import runtime
+from signbridge import forwarding_root as root
 from signbridge.logic.forwarding import RetryLater
+from signbridge.logic.outbox import DeliveryMessage, message_body, parse_message
 from signbridge.observability import logger, metrics, tracer
 
-runtime.settings()  # cold start: a missing or malformed setting fails here, by name
-runtime.destinations()  # cold start: says once which destinations are disabled (no credentials)
+root.settings()  # cold start: a missing or malformed setting fails here, by name
+root.warm()  # boto3 clients are built here, once, not lazily in the worker threads
+root.announce_destinations()  # cold start: says once which destinations cannot be used yet
 processor = AsyncBatchProcessor(event_type=EventType.SQS)
-MAX_VISIBILITY_SECONDS = 43_200
+sqs = boto3.client("sqs")
+MAX_VISIBILITY_SECONDS = 43_200  # SQS's limit
+MAX_DELAY_SECONDS = 900  # SendMessage's DelaySeconds limit
+# Far below the queue's maxReceiveCount (1000) and its 14-day retention.
+REPLACE_AFTER_RECEIVES = 500
+REPLACE_AFTER_SECONDS = 7 * 86_400
 BATCH_SIZE = 10  # the SQS event source's BatchSize in template.yaml
 _pool = ThreadPoolExecutor(max_workers=BATCH_SIZE, thread_name_prefix="delivery")
 
 
-@cache
-def _sqs() -> Any:
-    return boto3.client("sqs")
+def _dead_letter(record: SQSRecord, reason: str) -> None:
+    """A message nobody can act on goes to the DLQ at once (its alarm fires), not 1000 receives later."""
+    logger.error("unreadable delivery message sent to the DLQ", extra={"reason": reason, "body": record.body[:500]})
+    sqs.send_message(QueueUrl=root.settings().delivery_dlq_url, MessageBody=record.body)
 
 
-def deliver(record: SQSRecord) -> None:
-    message = json.loads(record.body)
-    receive_count = int(record.attributes.approximate_receive_count or 1)
+def _replace(message: DeliveryMessage, delay: float) -> bool:
+    """Send a fresh message of a new generation; the current one then ends (and would be stale)."""
+    gen = root.store().replace_message(message.order_id, message.destination, message.gen)
+    if gen is None:
+        return True  # a newer message exists already, or the delivery is settled: this one is done
+    replacement = DeliveryMessage(message.order_id, message.destination, gen)
+    sqs.send_message(
+        QueueUrl=root.settings().delivery_queue_url,
+        MessageBody=message_body(replacement),
+        DelaySeconds=min(MAX_DELAY_SECONDS, math.ceil(delay)),
+    )
+    return True
+
+
+def deliver(record: SQSRecord, deadline: float) -> None:
+    message = parse_message(record.body)
+    if message is None:
+        _dead_letter(record, "not a delivery message")
+        return
+    # The lease covers the whole invocation: no other worker may start this delivery while this
+    # one could still be sending it.
+    lease = max(1, math.ceil(deadline - time.monotonic())) + root.settings().delivery_lease_margin_seconds
     try:
-        runtime.forwarder().deliver(message["order_id"], message["destination"], receive_count)
+        root.forwarder().deliver(message, lease_seconds=lease)
     except RetryLater as later:
-        _sqs().change_message_visibility(
-            QueueUrl=runtime.settings().delivery_queue_url,
+        receives = int(record.attributes.approximate_receive_count or 1)
+        age = time.time() - int(record.attributes.sent_timestamp or time.time() * 1000) / 1000
+        if receives >= REPLACE_AFTER_RECEIVES or age >= REPLACE_AFTER_SECONDS:
+            _replace(message, later.delay)
+            return
+        sqs.change_message_visibility(
+            QueueUrl=root.settings().delivery_queue_url,
             ReceiptHandle=record.receipt_handle,
-            VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, later.delay)),
+            VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, math.ceil(later.delay))),
         )
         raise
-
-
-async def deliver_async(record: SQSRecord) -> None:
-    # boto3 and httpx's sync client are thread-safe; threads give the batch its concurrency. The
-    # pool holds a whole batch: asyncio's default pool is cores + 4 threads (6 on a 2-vCPU Lambda).
-    await asyncio.get_running_loop().run_in_executor(_pool, deliver, record)
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
+
+    async def deliver_async(record: SQSRecord) -> None:
+        # boto3 and httpx's sync clients are thread-safe once built; threads give the batch its
+        # concurrency. The pool holds a whole batch: asyncio's default is cores + 4 threads.
+        await asyncio.get_running_loop().run_in_executor(_pool, deliver, record, deadline)
+
     return async_process_partial_response(
         event=event, record_handler=deliver_async, processor=processor, context=context
     )

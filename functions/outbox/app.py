@@ -29,7 +29,10 @@ def enqueue(record: DynamoDBRecord) -> None:
     if message is None:
         return
     _sqs().send_message(QueueUrl=runtime.settings().delivery_queue_url, MessageBody=message_body(message))
-    logger.info("delivery enqueued", extra=message)
+    logger.info(
+        "delivery enqueued",
+        extra={"order_id": message.order_id, "destination": message.destination, "gen": message.gen},
+    )
     metrics.add_metric(name="DeliveryEnqueued", unit="Count", value=1)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from signbridge.store.table import Store
 from tests.conftest import deliver_webhook, load_function
 from tests.support.events import api_event, fixture, response_json
-from tests.support.pipeline import Pipeline, create_queues
 
 
 def post_order(order: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -123,39 +123,6 @@ def test_validation_rejection_fails_permanently_with_field_messages(pipeline, fa
     assert pipeline.dlq_messages() == []
 
 
-def test_auth_rejection_fails_loudly_and_can_be_retried_after_the_fix(pipeline, fakes, lambda_context, capsys):
-    sc, dd, on = fakes
-    post_order(fixture("canonical_order.json"), lambda_context)
-    on.add_faults({"status": 401})
-
-    pipeline.run_until_idle()
-
-    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
-    assert onward["state"] == "failed" and onward["last_error"]["code"] == "auth_rejected"
-    assert '"DeliveryAuthRejected"' in capsys.readouterr().out  # the metric the alarm watches
-
-    # When the operator retries after fixing the key, the outbox re-enqueues it and it is delivered once.
-    assert Store("signbridge-test").requeue_delivery("order-123456", "onward", "now")
-    pipeline.run_until_idle()
-    assert states("order-123456", lambda_context)["onward"] == "delivered"
-    assert on.created_count("order-123456") == 1
-
-
-def test_429_and_5xx_are_retried_until_delivered(pipeline, fakes, lambda_context):
-    sc, dd, on = fakes
-    post_order(fixture("canonical_order.json"), lambda_context)
-    sc.add_faults({"status": 429, "headers": {"Retry-After": "1"}}, {"status": 503})
-    on.add_faults({"status": 500}, {"status": 502})
-
-    pipeline.run_until_idle()
-
-    view = order_state("order-123456", lambda_context)["deliveries"]
-    assert (view["signcustomiser"]["state"], view["signcustomiser"]["attempts"]) == ("delivered", 3)
-    assert (view["onward"]["state"], view["onward"]["attempts"]) == ("delivered", 3)
-    assert "last_error" not in view["onward"]
-    assert sc.created_count("order-123456") == 1 and on.created_count("order-123456") == 1
-
-
 def test_a_timeout_is_retried_and_the_destination_still_has_one_order(pipeline, fakes, lambda_context):
     sc, dd, on = fakes
     post_order(fixture("canonical_order.json"), lambda_context)
@@ -174,31 +141,6 @@ def test_a_timeout_is_retried_and_the_destination_still_has_one_order(pipeline, 
     answers = sorted(r["response"]["body"]["message"] for r in dd.requests)
     assert answers == ["Order already exists", "Order created"]
     assert dd.created_count("order-123456") == 1
-
-
-def test_exhausted_attempts_end_failed_and_in_the_dlq(table, fakes, configure, lambda_context, pipeline):
-    sc, dd, on = fakes
-    queue_url, dlq_url = create_queues(max_receive_count=3, name="short-budget")
-    configure(DELIVERY_QUEUE_URL=queue_url, MAX_DELIVERY_ATTEMPTS="3")
-    pipe = Pipeline("signbridge-test", queue_url, dlq_url)
-    post_order(fixture("canonical_order.json"), lambda_context)
-    on.add_faults(*[{"status": 500}] * 5)
-
-    pipe.run_until_idle()
-
-    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
-    assert onward["state"] == "failed" and onward["attempts"] == 3
-    assert onward["last_error"]["code"] == "attempts_exhausted"
-    assert pipe.dlq_messages() == [{"destination": "onward", "order_id": "order-123456"}]
-
-
-def test_a_destination_without_credentials_is_skipped(pipeline, fakes, configure, lambda_context):
-    configure(ONWARD_API_KEY="")
-    post_order(fixture("canonical_order.json"), lambda_context)
-    pipeline.run_until_idle()
-    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
-    assert onward["state"] == "skipped" and onward["last_error"]["code"] == "destination_disabled"
-    assert fakes[2].requests == []
 
 
 def test_an_address_onward_cannot_normalise_fails_that_delivery_only(pipeline, fakes, lambda_context):
@@ -265,36 +207,136 @@ def test_money_is_exact_for_zero_and_three_decimal_currencies(pipeline, fakes, l
     assert sent_to_onward == [("JPY", 8643), ("KWD", 8643)]  # minor units as they are, with the order's currency
 
 
-def test_a_redriven_delivery_gets_a_fresh_attempt_budget(table, fakes, configure, lambda_context, pipeline):
-    _sc, _dd, on = fakes
-    queue_url, dlq_url = create_queues(max_receive_count=3, name="redrive-budget")
-    configure(DELIVERY_QUEUE_URL=queue_url, MAX_DELIVERY_ATTEMPTS="3")
-    pipe = Pipeline("signbridge-test", queue_url, dlq_url)
+def test_a_refused_key_holds_the_delivery_until_the_merchant_fixes_it(
+    pipeline, fakes, configure, lambda_context, capsys
+):
+    sc, dd, on = fakes
+    on.api_key = "rotated-by-onward"  # Onward no longer accepts our key
     post_order(fixture("canonical_order.json"), lambda_context)
-    on.add_faults(*[{"status": 500}] * 4)  # three to exhaust it, one more after the redrive
-    pipe.run_until_idle()
-    assert states("order-123456", lambda_context)["onward"] == "failed"
 
-    # When the operator retries it (as `signbridge dlq redrive` does), one more 500 is just a retry.
-    assert Store("signbridge-test").requeue_delivery("order-123456", "onward", "now")
-    pipe.run_until_idle()
+    pipeline.run_until(lambda: len(on.requests) >= 3)  # tried again and again, slowly
 
     onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
-    assert (onward["state"], onward["attempts"]) == ("delivered", 2)
+    assert onward["state"] == "held" and onward["last_error"]["code"] == "auth_rejected"
+    assert "next_attempt_at" in onward
+    assert '"DeliveryHeld"' in capsys.readouterr().out  # the metric the alarm watches
+    assert states("order-123456", lambda_context)["dropday"] == "delivered"  # the others are not held up
+
+    # When the merchant stores the new key: no re-post, no operator step
+    configure(ONWARD_API_KEY="rotated-by-onward")
+    pipeline.run_until_idle()
+
+    assert states("order-123456", lambda_context)["onward"] == "delivered"
     assert on.created_count("order-123456") == 1
+    assert pipeline.dlq_messages() == []
+
+
+def test_429_and_5xx_are_retried_until_delivered(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    sc.add_faults({"status": 429, "headers": {"Retry-After": "1"}}, {"status": 429})
+    on.add_faults({"status": 500}, {"status": 502})
+
+    pipeline.run_until_idle()
+
+    view = order_state("order-123456", lambda_context)["deliveries"]
+    assert (view["signcustomiser"]["state"], view["signcustomiser"]["attempts"]) == ("delivered", 3)
+    assert (view["onward"]["state"], view["onward"]["attempts"]) == ("delivered", 3)
+    assert "last_error" not in view["onward"] and "next_attempt_at" not in view["onward"]
+    assert sc.created_count("order-123456") == 1 and on.created_count("order-123456") == 1
+
+
+def test_a_retrying_delivery_shows_its_next_attempt_and_last_error(pipeline, fakes, configure, lambda_context):
+    _sc, _dd, on = fakes
+    configure(RETRY_BASE_SECONDS="600", RETRY_MAX_SECONDS="600")
+    post_order(fixture("canonical_order.json"), lambda_context)
+    on.add_faults({"status": 503})
+
+    pipeline.run_until(lambda: len(on.requests) == 1)
+
+    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert onward["state"] == "retrying"
+    assert onward["last_error"] == {"code": "transient", "message": "HTTP 503", "status": 503}
+    wait = datetime.fromisoformat(onward["next_attempt_at"]) - datetime.now(UTC)
+    assert 250 < wait.total_seconds() <= 600  # half the step fixed, half jittered
+
+
+def test_still_failing_at_the_retry_horizon_ends_failed_and_alarmed_not_in_the_dlq(
+    pipeline, fakes, configure, lambda_context, capsys
+):
+    _sc, _dd, on = fakes
+    configure(RETRY_HORIZON_SECONDS="60", RETRY_TIME_SCALE="0.05")  # a 3-second horizon
+    post_order(fixture("canonical_order.json"), lambda_context)
+    on.configure(fail_rate=1.0, seed=1)
+
+    pipeline.run_until_idle()
+
+    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert onward["state"] == "failed" and onward["last_error"]["code"] == "retries_exhausted"
+    assert onward["attempts"] >= 2
+    assert '"DeliveryExhausted"' in capsys.readouterr().out
+    assert pipeline.dlq_messages() == []  # the delivery says what happened; replay sends it again
+
+
+def test_a_routed_destination_without_credentials_is_held_then_delivered_once_configured(
+    pipeline, fakes, configure, lambda_context
+):
+    configure(ONWARD_API_KEY="")
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.run_for(2.5)
+    onward = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert onward["state"] == "held" and onward["last_error"]["code"] == "destination_unconfigured"
+    assert "ONWARD_API_KEY_PARAM" in onward["last_error"]["message"]
+    assert fakes[2].requests == []
+
+    configure(ONWARD_API_KEY="on-key")
+    pipeline.run_until_idle()
+    assert states("order-123456", lambda_context)["onward"] == "delivered"
+    assert fakes[2].created_count("order-123456") == 1
 
 
 def test_sign_customisers_own_webhook_settles_its_delivery_without_sending(pipeline, fakes, lambda_context):
     sc, _dd, _on = fakes
     post_order(fixture("canonical_order.json"), lambda_context)
-    # Given Sign Customiser already told us (order:created) that it has this order
-    deliver_webhook({"order_id": 77, "external_id": "order-123456", "currency": "USD"}, lambda_context)
+    # Given Sign Customiser already told us (order:created) that it has this very order
+    deliver_webhook(
+        {
+            "order_id": 77,
+            "external_id": "order-123456",
+            "external_order_number": "SC-1001",
+            "currency": "USD",
+            "products": [{"external_id": "sc-1", "quantity": 2, "price": 2999}],
+        },
+        lambda_context,
+    )
 
     pipeline.run_until_idle()
 
     signcustomiser = order_state("order-123456", lambda_context)["deliveries"]["signcustomiser"]
     assert (signcustomiser["state"], signcustomiser["destination_ref"]) == ("delivered", "77")
     assert sc.requests == []
+
+
+def test_a_webhook_sharing_only_our_external_id_does_not_settle_anything(pipeline, fakes, lambda_context):
+    sc, _dd, _on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    # Given an order from another channel that happens to carry the same external_id
+    deliver_webhook(
+        {
+            "order_id": 78,
+            "external_id": "order-123456",
+            "external_order_number": "SHOPIFY-9",
+            "currency": "USD",
+            "products": [{"external_id": "another-design", "quantity": 1, "price": 500}],
+        },
+        lambda_context,
+    )
+
+    pipeline.run_until_idle()
+
+    signcustomiser = order_state("order-123456", lambda_context)["deliveries"]["signcustomiser"]
+    assert signcustomiser["state"] == "delivered" and signcustomiser["destination_ref"] != "78"
+    assert sc.created_count("order-123456") == 1  # ours was sent
 
 
 def test_a_rotated_destination_key_is_used_without_a_redeploy(pipeline, fakes, configure, lambda_context):
@@ -305,13 +347,37 @@ def test_a_rotated_destination_key_is_used_without_a_redeploy(pipeline, fakes, c
     ssm.put_parameter(Name="/signbridge/onward-api-key", Value="old-key", Type="SecureString")
     configure(ONWARD_API_KEY_PARAM="/signbridge/onward-api-key", SECRETS_MAX_AGE_SECONDS="0")
     post_order(fixture("canonical_order.json"), lambda_context)
-    pipeline.run_until_idle()
+    pipeline.run_until(lambda: len(on.requests) >= 1)
+    pipeline.run_for(0.5)
     assert order_state("order-123456", lambda_context)["deliveries"]["onward"]["last_error"]["code"] == "auth_rejected"
 
-    # When the merchant rotates the key in SSM (no redeploy, no restart) and retries
+    # When the merchant rotates the key in SSM (no redeploy, no restart, no retry command)
     ssm.put_parameter(Name="/signbridge/onward-api-key", Value="on-key", Type="SecureString", Overwrite=True)
-    Store("signbridge-test").requeue_delivery("order-123456", "onward", "now")
     pipeline.run_until_idle()
 
     assert states("order-123456", lambda_context)["onward"] == "delivered"
-    assert [r["headers"]["x-api-key"] for r in on.requests] == ["old-key", "on-key"]
+    keys = [r["headers"]["x-api-key"] for r in on.requests]
+    assert keys[-1] == "on-key" and set(keys) == {"old-key", "on-key"}
+    assert on.created_count("order-123456") == 1
+
+
+def test_a_missing_key_is_not_looked_up_for_every_message(pipeline, fakes, configure, lambda_context, monkeypatch):
+    from aws_lambda_powertools.utilities import parameters
+
+    calls: list[str] = []
+    real = parameters.get_parameter
+
+    def counting(name: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(parameters, "get_parameter", counting)
+    configure(ONWARD_API_KEY_PARAM="/signbridge/missing-onward-key", SECRETS_MISS_MAX_AGE_SECONDS="3600")
+    for n in range(5):
+        post_order(fixture("canonical_order.json") | {"id": f"order-{n}"}, lambda_context)
+
+    pipeline.run_for(2.5)
+
+    assert all(states(f"order-{n}", lambda_context)["onward"] == "held" for n in range(5))
+    assert calls.count("/signbridge/missing-onward-key") == 1
+    assert all(states(f"order-{n}", lambda_context)["dropday"] == "delivered" for n in range(5))

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from signbridge import runtime
+from signbridge import forwarding_root, runtime
 from signbridge_tools.dynamodb_local import DynamoDBLocal
 from tests.support.template import table_definition
 
@@ -27,5 +27,6 @@ def local_table(dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint_url)
     monkeypatch.setenv("TABLE_NAME", name)
     runtime.reset()
+    forwarding_root.reset()
     yield client
     client.delete_table(TableName=name)

@@ -83,6 +83,6 @@ def test_a_process_killed_right_after_the_write_loses_no_delivery(
 
     assert response["batchItemFailures"] == []
     assert sorted(queue.sent, key=lambda m: m["destination"]) == [
-        {"destination": "dropday", "order_id": "order-123456"},
-        {"destination": "onward", "order_id": "order-123456"},
+        {"destination": "dropday", "order_id": "order-123456", "gen": 0},
+        {"destination": "onward", "order_id": "order-123456", "gen": 0},
     ]

@@ -14,6 +14,7 @@ import pytest
 
 from signbridge import runtime
 from signbridge.models.items import DeliveryRecord, DeliveryState
+from signbridge.store.table import DeliveryChange
 from tests.conftest import INTEGRATION_SECRET, WEBHOOK_SECRETS, load_function
 from tests.support.events import api_event, fixture, fixture_bytes, response_json, signed_headers
 
@@ -152,47 +153,58 @@ def test_only_one_worker_gets_the_lease_on_a_delivery(local_table):
     _seed_delivery(local_table)
     store = runtime.store()
     now = int(time.time())
-    claims = race(8, lambda: store.claim_delivery("o1", "dropday", f"a-{threading.get_ident()}", now, 60, "t"))
+    claims = race(8, lambda: store.claim_delivery("o1", "dropday", f"a-{threading.get_ident()}", now, 60, "t", 0))
     winners = [c for c in claims if c is not None]
     assert len(winners) == 1
     assert store.get_delivery("o1", "dropday").attempts == 1
 
 
-def test_an_expired_lease_marks_the_next_attempt_in_doubt_and_the_old_worker_loses_its_lease(local_table):
+def _done(state: DeliveryState, **changes: Any) -> DeliveryChange:
+    return DeliveryChange(state=state, updated_at="t", due_at=0, **changes)
+
+
+def test_an_expired_lease_says_the_attempt_crashed_and_the_old_worker_loses_its_lease(local_table):
     _seed_delivery(local_table)
     store = runtime.store()
     now = int(time.time())
-    first = store.claim_delivery("o1", "dropday", "first", now, 5, "t")
-    assert first is not None and not first.was_in_doubt
-    assert store.claim_delivery("o1", "dropday", "second", now + 1, 5, "t") is None  # lease held
+    first = store.claim_delivery("o1", "dropday", "first", now, 5, "t", 0)
+    assert first is not None and not first.crashed
+    assert store.claim_delivery("o1", "dropday", "second", now + 1, 5, "t", 0) is None  # lease held
 
-    second = store.claim_delivery("o1", "dropday", "second", now + 10, 5, "t")  # the first worker died
+    second = store.claim_delivery("o1", "dropday", "second", now + 10, 5, "t", 0)  # the first worker died
 
-    assert second is not None and second.was_in_doubt and second.delivery.attempts == 2
+    assert second is not None and second.crashed and second.delivery.attempts == 1
     # The first worker, if it was only slow, can no longer record an outcome over the second's.
-    assert store.finish_attempt("o1", "dropday", "first", DeliveryState.DELIVERED, "t") is False
-    assert store.finish_attempt("o1", "dropday", "second", DeliveryState.DELIVERED, "t", destination_ref="9") is True
+    assert store.finish_attempt("o1", "dropday", "first", _done(DeliveryState.DELIVERED)) is False
+    assert store.finish_attempt("o1", "dropday", "second", _done(DeliveryState.DELIVERED, destination_ref="9"))
     final = store.get_delivery("o1", "dropday")
-    assert (final.state, final.destination_ref, final.in_doubt_since) == (DeliveryState.DELIVERED, "9", None)
-    assert store.claim_delivery("o1", "dropday", "third", now + 20, 5, "t") is None  # delivered is final
+    assert (final.state, final.destination_ref, final.attempts) == (DeliveryState.DELIVERED, "9", 2)
+    assert store.claim_delivery("o1", "dropday", "third", now + 20, 5, "t", 0) is None  # delivered is final
 
 
-def test_a_second_unanswered_attempt_restarts_the_wait_for_confirmation(local_table):
+def test_only_the_live_message_generation_can_claim(local_table):
     _seed_delivery(local_table)
     store = runtime.store()
     now = int(time.time())
-    store.claim_delivery("o1", "dropday", "a1", now, 5, "t")
-    store.finish_attempt("o1", "dropday", "a1", DeliveryState.RETRYING, "t", in_doubt_at=now)
-    store.claim_delivery("o1", "dropday", "a2", now + 400, 5, "t")
-    store.finish_attempt("o1", "dropday", "a2", DeliveryState.RETRYING, "t", in_doubt_at=now + 401)
+    assert store.replace_message("o1", "dropday", 0) == 1  # the sweeper sent a new message
+    assert store.replace_message("o1", "dropday", 0) is None  # ... only once for generation 0
 
-    assert store.get_delivery("o1", "dropday").in_doubt_since == now + 401
+    assert store.claim_delivery("o1", "dropday", "old-message", now, 5, "t", 0) is None
+    assert store.claim_delivery("o1", "dropday", "new-message", now, 5, "t", 1) is not None
 
-    # A failure keeps the doubt (an operator's retry must still look for a confirmation) ...
-    store.claim_delivery("o1", "dropday", "a3", now + 500, 5, "t")
-    store.finish_attempt("o1", "dropday", "a3", DeliveryState.FAILED, "t")
-    assert store.get_delivery("o1", "dropday").in_doubt_since == now + 401
-    # ... and the retry starts a fresh attempt budget.
-    assert store.requeue_delivery("o1", "dropday", "t")
-    requeued = store.get_delivery("o1", "dropday")
-    assert (requeued.state, requeued.attempts, requeued.in_doubt_since) == (DeliveryState.PENDING, 0, now + 401)
+
+def test_the_state_index_lists_unsettled_deliveries_and_forgets_settled_ones(local_table):
+    _seed_delivery(local_table)
+    store = runtime.store()
+    now = int(time.time())
+    store.claim_delivery("o1", "dropday", "a1", now, 5, "t", 0)
+    held = DeliveryChange(state=DeliveryState.HELD, updated_at="t", due_at=now + 300, next_attempt_at=now + 300)
+    assert store.finish_attempt("o1", "dropday", "a1", held)
+
+    assert [d.order_id for d in store.deliveries_in_state("dropday", DeliveryState.HELD)] == ["o1"]
+    assert list(store.deliveries_in_state("dropday", DeliveryState.HELD, due_before=now + 300)) == []
+    assert list(store.deliveries_in_state("dropday", DeliveryState.SENDING)) == []
+
+    store.claim_delivery("o1", "dropday", "a2", now + 301, 5, "t", 0)
+    assert store.finish_attempt("o1", "dropday", "a2", _done(DeliveryState.DELIVERED, destination_ref="9"))
+    assert all(list(store.deliveries_in_state("dropday", state)) == [] for state in DeliveryState)

@@ -65,7 +65,8 @@ class Pipeline:
         self.dlq_url = dlq_url
         self.sqs = boto3.client("sqs")
         self.stream = stream or MotoStream(table_name)
-        self.context = LambdaContext()
+        # A short invocation deadline keeps leases short: a "crashed" attempt's lease expires in ~1 s.
+        self.context = LambdaContext(remaining_ms=1_000)
         self.forwarder_invocations = 0
 
     def pump_stream(self) -> int:
@@ -139,6 +140,23 @@ class Pipeline:
                 time.sleep(0.05)
         raise AssertionError(f"pipeline still busy after {timeout}s: {self.in_queue(self.queue_url)} queued")
 
+    def run_until(self, done: Any, timeout: float = 60.0) -> None:
+        """Pump the stream and the queue until ``done()`` holds (held deliveries never go idle)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done():
+                return
+            if not (self.pump_stream() + self.run_forwarder_once()):
+                time.sleep(0.05)
+        raise AssertionError(f"condition still false after {timeout}s: {self.in_queue(self.queue_url)} queued")
+
+    def run_for(self, seconds: float) -> None:
+        """Pump for a while, whatever happens (a destination that stays down)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not (self.pump_stream() + self.run_forwarder_once()):
+                time.sleep(0.05)
+
     def dlq_messages(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(m["Body"]) for m in messages]
@@ -151,8 +169,6 @@ def create_queues(max_receive_count: int | None = None, name: str = "signbridge-
     dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     receives = max_receive_count or props["RedrivePolicy"]["maxReceiveCount"]
-    if isinstance(receives, dict):  # !Ref MaxDeliveryAttempts
-        receives = template()["Parameters"]["MaxDeliveryAttempts"]["Default"]
     url = sqs.create_queue(
         QueueName=name,
         Attributes={
@@ -181,10 +197,15 @@ def wire_pipeline(
         DROPDAY_SOURCE="Neon Shop",
         ONWARD_BASE_URL=on.url,
         ONWARD_API_KEY="on-key",
-        RETRY_BASE_SECONDS="0",
-        DELIVERY_LEASE_SECONDS="1",
+        DELIVERY_DLQ_URL=dlq_url,
+        # The schedule's waits become about a second (SQS carries whole seconds), the lease ends
+        # with the (1 s) invocation, and an unanswered Sign Customiser attempt waits 3 s.
+        RETRY_BASE_SECONDS="1",
+        RETRY_MAX_SECONDS="1",
+        HELD_RETRY_SECONDS="1",
+        DELIVERY_LEASE_MARGIN_SECONDS="0",
         DESTINATION_TIMEOUT_SECONDS="1",
-        SIGNCUSTOMISER_IN_DOUBT_GRACE_SECONDS="30",
+        SIGNCUSTOMISER_IN_DOUBT_GRACE_SECONDS="3",
     )
     body = fixture_bytes("signcustomiser_product_created.json")
     event = api_event("POST", "/sign-customiser/products", body, signed_headers(INTEGRATION_SECRET, body))

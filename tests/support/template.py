@@ -34,11 +34,12 @@ def template() -> dict[str, Any]:
 
 
 def table_definition() -> dict[str, Any]:
-    """CreateTable arguments for the template's table (keys, billing, stream)."""
+    """CreateTable arguments for the template's table (keys, indexes, billing, stream)."""
     props = template()["Resources"]["Table"]["Properties"]
     return {
         "AttributeDefinitions": props["AttributeDefinitions"],
         "KeySchema": props["KeySchema"],
+        "GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"],
         "BillingMode": props["BillingMode"],
         "StreamSpecification": {"StreamEnabled": True, **props["StreamSpecification"]},
     }

@@ -3,6 +3,7 @@ acts on: accepted, duplicate, rejected for content, rejected for configuration, 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,10 @@ from signbridge.clients.http import encode, post
 from signbridge.clients.onward import OnwardClient
 from signbridge.clients.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
 from signbridge.clients.signcustomiser import SignCustomiserClient
-from signbridge.logic.forwarding import Policy, backoff_seconds
+from signbridge.logic.forwarding import attempt_times, backoff_seconds
 from signbridge.models.onward import OnwardOrder
 from signbridge.models.signcustomiser import ScCreateOrderRequest
+from signbridge.settings import RetrySchedule, Settings
 from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake
 
 PROVIDERS = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -268,65 +270,84 @@ def test_sign_customiser_client_unknown_product_is_rejected_with_the_field():
 
 
 # --------------------------------------------------------------------------- backoff
-POLICY = Policy(
-    max_attempts=8, retry_base_seconds=2, retry_max_seconds=60, lease_seconds=30, in_doubt_grace_seconds=300
-)
+SCHEDULE = RetrySchedule(base=2, cap=60, horizon=3_600, held=300)
 
 
 def always(value: float) -> Callable[[], float]:
     return lambda: value
 
 
-@pytest.mark.parametrize(("attempt", "delay"), [(1, 2), (2, 4), (3, 8), (4, 16), (5, 32), (6, 60), (7, 60), (30, 60)])
-def test_backoff_doubles_with_each_attempt_up_to_the_maximum(attempt, delay):
-    assert backoff_seconds(attempt, POLICY, None, always(1.0)) == delay
+@pytest.mark.parametrize(
+    ("elapsed", "delay"), [(0, 2), (2, 2), (4, 4), (8, 8), (16, 16), (45, 45), (60, 60), (900, 60)]
+)
+def test_backoff_waits_about_as_long_again_as_the_run_has_lasted_up_to_the_maximum(elapsed, delay):
+    assert backoff_seconds(elapsed, SCHEDULE, None, always(1.0)) == delay
 
 
-def test_backoff_is_jittered_down_to_zero():
-    assert backoff_seconds(5, POLICY, None, always(0.0)) == 0
-    assert backoff_seconds(5, POLICY, None, always(0.5)) == 16
+def test_backoff_jitter_keeps_at_least_half_the_step():
+    assert backoff_seconds(16, SCHEDULE, None, always(0.0)) == 8
+    assert backoff_seconds(16, SCHEDULE, None, always(0.5)) == 12
 
 
-@pytest.mark.parametrize(("retry_after", "delay"), [(45, 45), (7, 7), (0, 0), (1000, 60)])
-def test_retry_after_is_honoured_and_capped_at_the_maximum(retry_after, delay):
-    assert backoff_seconds(1, POLICY, retry_after, always(0.0)) == delay
+@pytest.mark.parametrize(("retry_after", "delay"), [(45, 45), (7, 7), (1000, 1000), (100_000, 43_200)])
+def test_retry_after_is_honoured_up_to_the_longest_wait_sqs_can_carry(retry_after, delay):
+    assert backoff_seconds(0, SCHEDULE, retry_after, always(0.0)) == delay
 
 
 def test_retry_after_shorter_than_the_backoff_does_not_shorten_it():
-    assert backoff_seconds(5, POLICY, 3, always(1.0)) == 32
+    assert backoff_seconds(32, SCHEDULE, 3, always(1.0)) == 32
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    attempt=st.integers(min_value=1, max_value=200),
+    elapsed=st.integers(min_value=0, max_value=10**6),
     jitter=st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
     retry_after=st.none() | st.integers(min_value=0, max_value=10_000),
     base=st.integers(min_value=1, max_value=30),
-    maximum=st.integers(min_value=1, max_value=900),
+    maximum=st.integers(min_value=1, max_value=43_200),
 )
 def test_property_backoff_never_exceeds_the_maximum_and_never_precedes_retry_after(
-    attempt, jitter, retry_after, base, maximum
+    elapsed, jitter, retry_after, base, maximum
 ):
-    policy = Policy(
-        max_attempts=10,
-        retry_base_seconds=base,
-        retry_max_seconds=maximum,
-        lease_seconds=30,
-        in_doubt_grace_seconds=300,
-    )
-    delay = backoff_seconds(attempt, policy, retry_after, always(jitter))
-    assert 0 <= delay <= maximum
+    schedule = RetrySchedule(base=base, cap=maximum, horizon=86_400, held=300)
+    delay = backoff_seconds(elapsed, schedule, retry_after, always(jitter))
+    assert 0 <= delay <= max(maximum, retry_after or 0)
     if retry_after is not None:
-        assert delay >= min(retry_after, maximum)
+        assert delay >= retry_after
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(attempt=st.integers(min_value=1, max_value=40))
-def test_property_the_ceiling_grows_with_attempts(attempt):
-    assert backoff_seconds(attempt, POLICY, None, always(1.0)) <= backoff_seconds(
-        attempt + 1, POLICY, None, always(1.0)
+@given(elapsed=st.integers(min_value=0, max_value=10**5))
+def test_property_the_wait_grows_with_the_run(elapsed):
+    assert backoff_seconds(elapsed, SCHEDULE, None, always(1.0)) <= backoff_seconds(
+        elapsed + 1, SCHEDULE, None, always(1.0)
     )
 
 
 def test_a_fractional_retry_after_is_never_undercut():
-    assert backoff_seconds(1, POLICY, 7.5, always(0.0)) >= 7.5
+    assert backoff_seconds(0, SCHEDULE, 7.5, always(0.0)) >= 7.5
+
+
+def test_the_default_schedule_retries_for_96_hours_and_tries_once_more_at_the_horizon():
+    schedule = Settings(table_name="t").retry_schedule("dropday")
+    times = attempt_times(schedule)
+    assert times[0] == 0
+    assert times[-1] == 96 * 3600  # the last attempt is at the horizon itself
+    assert all(later > earlier for earlier, later in itertools.pairwise(times))
+    waits = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert max(waits) <= 3600  # never more than an hour between attempts once the run is long
+    assert 90 < len(times) < 120
+
+
+def test_a_destination_can_have_its_own_schedule(monkeypatch):
+    monkeypatch.setenv("RETRY_SCHEDULES", '{"onward": {"horizon_seconds": 7200, "max_seconds": 600}}')
+    configured = Settings(table_name="t")
+    assert configured.retry_schedule("onward").horizon == 7200
+    assert configured.retry_schedule("onward").cap == 600
+    assert configured.retry_schedule("dropday").horizon == 96 * 3600
+
+
+def test_the_time_scale_shrinks_every_wait_for_drills(monkeypatch):
+    monkeypatch.setenv("RETRY_TIME_SCALE", "0.001")
+    schedule = Settings(table_name="t").retry_schedule("dropday")
+    assert attempt_times(schedule)[-1] == pytest.approx(96 * 3.6)

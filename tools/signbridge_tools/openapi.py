@@ -81,7 +81,10 @@ class WebhookAccepted(BaseModel):
 class LastError(BaseModel):
     """Why the latest attempt at a destination did not deliver."""
 
-    code: str = Field(description="e.g. transient, rejected, auth_rejected, attempts_exhausted, no_customised_lines.")
+    code: str = Field(
+        description="e.g. transient, rejected, mapping_failed, auth_rejected, destination_unconfigured, "
+        "credentials_unreadable, in_doubt, retries_exhausted, no_customised_lines."
+    )
     message: str
     status: int | SkipJsonSchema[None] = _omitted("The destination's HTTP status, when it answered.")
     fields: dict[str, list[str]] | list[str] | SkipJsonSchema[None] = _omitted(
@@ -101,7 +104,10 @@ class DeliveryView(BaseModel):
     )
     updated_at: str = Field(description="ISO 8601 timestamp of the last change.")
     in_doubt_since: int | SkipJsonSchema[None] = _omitted(
-        "Unix seconds: an attempt started and its outcome was never recorded; it is being confirmed."
+        "Unix seconds: an attempt whose answer was never heard; the destination may have the order."
+    )
+    next_attempt_at: str | SkipJsonSchema[None] = _omitted(
+        "ISO 8601: when the next attempt is due (retrying, held, or in doubt awaiting confirmation)."
     )
 
 

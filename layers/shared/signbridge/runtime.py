@@ -6,19 +6,13 @@ re-importing handler modules.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 
-from signbridge.clients.dropday import DropdayClient
-from signbridge.clients.onward import OnwardClient
 from signbridge.clients.platform import PlatformProductClient
-from signbridge.clients.signcustomiser import SignCustomiserClient
 from signbridge.errors import ConfigurationError
-from signbridge.logic.destinations import DropdayDestination, OnwardDestination, SignCustomiserDestination
-from signbridge.logic.forwarding import DestinationPort, Forwarder, Policy
 from signbridge.logic.products import IdIssuer, derived_external_id
-from signbridge.observability import logger
 from signbridge.secrets import resolve_secret, resolve_secret_list
-from signbridge.settings import Destination, IdMode, Settings, get_settings
+from signbridge.settings import IdMode, Settings, get_settings
 from signbridge.store.table import Store
 
 
@@ -100,95 +94,8 @@ def _optional_secret(param_name: str, plain_value: str, setting: str) -> str:
         raise
 
 
-# Clients keep their connection pools across invocations; a new one is built only when a
-# credential (or URL) changes, e.g. after a key rotation.
-@lru_cache(maxsize=16)
-def _signcustomiser_client(base_url: str, token: str, timeout: float) -> SignCustomiserClient:
-    return SignCustomiserClient(base_url, token, timeout)
-
-
-@lru_cache(maxsize=16)
-def _dropday_client(base_url: str, key: str, account_id: str, timeout: float) -> DropdayClient:
-    return DropdayClient(base_url, key, account_id, timeout)
-
-
-@lru_cache(maxsize=16)
-def _onward_client(base_url: str, key: str, timeout: float) -> OnwardClient:
-    return OnwardClient(base_url, key, timeout)
-
-
-_enabled: dict[str, bool] = {}
-
-
-def destinations() -> dict[str, DestinationPort | None]:
-    """The configured destinations; a destination without credentials is None (disabled).
-
-    Credentials are read on every call through Powertools' cache (SECRETS_MAX_AGE_SECONDS), so a
-    rotated key, or one added after deployment, is picked up without a redeploy.
-    """
-    s = settings()
-    timeout = s.destination_timeout_seconds
-    ports: dict[str, DestinationPort | None] = {}
-
-    token = _optional_secret(
-        s.signcustomiser_api_token_param, s.signcustomiser_api_token, "SIGNCUSTOMISER_API_TOKEN_PARAM"
-    )
-    ports[Destination.SIGN_CUSTOMISER] = (
-        SignCustomiserDestination(
-            _signcustomiser_client(str(s.signcustomiser_base_url), token, timeout), s.signcustomiser_integration_id
-        )
-        if token and s.signcustomiser_integration_id is not None
-        else None
-    )
-
-    key = _optional_secret(s.dropday_api_key_param, s.dropday_api_key, "DROPDAY_API_KEY_PARAM")
-    ports[Destination.DROPDAY] = (
-        DropdayDestination(
-            _dropday_client(str(s.dropday_base_url), key, s.dropday_account_id, timeout),
-            s.dropday_source,
-            s.dropday_test,
-        )
-        if key and s.dropday_account_id
-        else None
-    )
-
-    key = _optional_secret(s.onward_api_key_param, s.onward_api_key, "ONWARD_API_KEY_PARAM")
-    ports[Destination.ONWARD] = OnwardDestination(_onward_client(str(s.onward_base_url), key, timeout)) if key else None
-
-    for name, port in ports.items():
-        if _enabled.get(name) != (port is not None):  # said once per change, not per delivery
-            _enabled[name] = port is not None
-            if port is None:
-                logger.warning(
-                    f"destination {name} is disabled: its credentials are not configured; "
-                    "its deliveries are recorded as skipped"
-                )
-            else:
-                logger.info(f"destination {name} is enabled")
-    return ports
-
-
-def forwarder() -> Forwarder:
-    s = settings()
-    return Forwarder(
-        store(),
-        destinations(),
-        Policy(
-            max_attempts=s.max_delivery_attempts,
-            retry_base_seconds=s.retry_base_seconds,
-            retry_max_seconds=s.retry_max_seconds,
-            lease_seconds=s.delivery_lease_seconds,
-            in_doubt_grace_seconds=s.signcustomiser_in_doubt_grace_seconds,
-        ),
-    )
-
-
 def reset() -> None:
     """Forget everything built from the environment (tests)."""
     get_settings.cache_clear()
     store.cache_clear()
     _platform_client.cache_clear()
-    _signcustomiser_client.cache_clear()
-    _dropday_client.cache_clear()
-    _onward_client.cache_clear()
-    _enabled.clear()

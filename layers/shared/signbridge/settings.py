@@ -6,11 +6,12 @@ start with pydantic's message, which names the environment variable at fault.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from signbridge.signature import SignatureScheme
@@ -29,6 +30,26 @@ class Destination(StrEnum):
     ONWARD = "onward"
 
 
+class RetryOverride(BaseModel):
+    """One destination's own retry schedule; what is left out follows the global settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_seconds: int | None = Field(default=None, ge=0, le=3_600)
+    max_seconds: int | None = Field(default=None, ge=1, le=43_200)
+    horizon_seconds: int | None = Field(default=None, ge=60, le=1_036_800)
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """The waits between attempts at one destination, in seconds (already scaled)."""
+
+    base: float
+    cap: float
+    horizon: float
+    held: float
+
+
 def _split(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -41,6 +62,7 @@ class Settings(BaseSettings):
 
     table_name: str = Field(min_length=1)
     delivery_queue_url: str = ""
+    delivery_dlq_url: str = ""  # where the forwarder puts a message it cannot read
 
     # --- Signature verification (product callback and webhooks) -------------------------
     # A secret is either given as a parameter name (SSM Parameter Store SecureString, or a
@@ -56,6 +78,8 @@ class Settings(BaseSettings):
     signature_tolerance_seconds: int = Field(default=300, ge=1, le=86_400)
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=10_000_000)
     secrets_max_age_seconds: int = Field(default=300, ge=0)
+    # A destination credential found missing is looked up again after this long, not per message.
+    secrets_miss_max_age_seconds: int = Field(default=60, ge=0, le=3_600)
 
     # --- Product ids -----------------------------------------------------------------------
     external_id_mode: IdMode = IdMode.DERIVED
@@ -79,10 +103,24 @@ class Settings(BaseSettings):
         default_factory=lambda: [Destination.SIGN_CUSTOMISER, Destination.DROPDAY, Destination.ONWARD]
     )
     forward_webhook_orders_to: Annotated[list[Destination], NoDecode] = Field(default_factory=list)
-    max_delivery_attempts: int = Field(default=8, ge=1, le=50)
-    retry_base_seconds: int = Field(default=10, ge=0, le=900)
-    retry_max_seconds: int = Field(default=900, ge=1, le=43_200)
-    delivery_lease_seconds: int = Field(default=120, ge=1, le=900)
+    # Retries (see README, "Retry schedule"). Exponential backoff with equal jitter from
+    # retry_base_seconds, each wait at most retry_max_seconds (SQS visibility allows 12 h), for
+    # retry_horizon_seconds from the first failure of a run; then the delivery fails and alarms.
+    retry_base_seconds: int = Field(default=30, ge=0, le=3_600)
+    retry_max_seconds: int = Field(default=3_600, ge=1, le=43_200)
+    retry_horizon_seconds: int = Field(default=345_600, ge=60, le=1_036_800)  # 96 h; at most 12 days
+    # Per-destination overrides, JSON: {"dropday": {"horizon_seconds": 604800}}.
+    retry_schedules: dict[Destination, RetryOverride] = Field(default_factory=dict)
+    # How often a held delivery (destination unconfigured or refusing our credentials) is retried.
+    held_retry_seconds: int = Field(default=300, ge=1, le=43_200)
+    # Tests and drills only: multiplies every wait of the schedule (0.001 turns 96 h into ~6 min).
+    retry_time_scale: float = Field(default=1.0, gt=0, le=1)
+    # The sweeper re-enqueues a delivery this long past the time it was due (a lost message).
+    sweep_grace_seconds: int = Field(default=900, ge=1, le=86_400)
+    # An attempt's lease lasts the invocation's remaining time plus this margin (so no second
+    # worker starts the delivery while the first could still be sending it).
+    delivery_lease_margin_seconds: int = Field(default=5, ge=0, le=60)
+    delivery_lease_seconds: int = Field(default=120, ge=1, le=900)  # when no invocation deadline is known
     destination_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     signcustomiser_base_url: AnyHttpUrl = AnyHttpUrl("https://web.signcustomiser.com")
@@ -92,7 +130,7 @@ class Settings(BaseSettings):
     # How long a Sign Customiser attempt whose outcome we never heard waits for the
     # order:created webhook before it is sent again (Sign Customiser has no documented
     # duplicate check, so we look for its own confirmation first).
-    signcustomiser_in_doubt_grace_seconds: int = Field(default=300, ge=0, le=86_400)
+    signcustomiser_in_doubt_grace_seconds: int = Field(default=900, ge=0, le=86_400)
 
     dropday_base_url: AnyHttpUrl = AnyHttpUrl("https://dropday.io")
     dropday_api_key_param: str = ""
@@ -116,6 +154,16 @@ class Settings(BaseSettings):
         if Destination.SIGN_CUSTOMISER in value:
             raise ValueError("orders from Sign Customiser's webhook cannot be forwarded back to Sign Customiser")
         return value
+
+    def retry_schedule(self, destination: str) -> RetrySchedule:
+        override = self.retry_schedules.get(Destination(destination)) or RetryOverride()
+        scale = self.retry_time_scale
+        base = override.base_seconds if override.base_seconds is not None else self.retry_base_seconds
+        cap = override.max_seconds if override.max_seconds is not None else self.retry_max_seconds
+        horizon = override.horizon_seconds if override.horizon_seconds is not None else self.retry_horizon_seconds
+        return RetrySchedule(
+            base=base * scale, cap=cap * scale, horizon=horizon * scale, held=self.held_retry_seconds * scale
+        )
 
 
 @lru_cache(maxsize=1)

@@ -13,6 +13,7 @@ from signbridge.mappers.dropday import to_dropday_order
 from signbridge.mappers.onward import to_onward_order
 from signbridge.mappers.signcustomiser import to_signcustomiser_order
 from signbridge.models.dropday import DropdayOrder
+from signbridge.models.items import ScOrderLink
 from signbridge.models.onward import OnwardOrder
 from signbridge.models.signcustomiser import ScCreateOrderRequest
 from signbridge.settings import Destination
@@ -31,6 +32,19 @@ class SignCustomiserDestination:
     def send(self, request: ScCreateOrderRequest) -> Outcome:
         return self.client.create_order(request)
 
+    def confirms(self, request: ScCreateOrderRequest, link: ScOrderLink) -> bool:
+        """The webhook's order is the one we sent: same external_id and number, currency and the
+        same designs. An external_id alone could be shared by an order from another channel."""
+        if link.external_id != request.external_id:
+            return False
+        if request.external_order_number is not None and link.external_order_number != request.external_order_number:
+            return False
+        if link.currency and request.currency and link.currency.upper() != request.currency.upper():
+            return False
+        return bool(link.product_external_ids) and set(link.product_external_ids) == {
+            p.external_id for p in request.products
+        }
+
 
 @dataclass
 class DropdayDestination:
@@ -48,6 +62,9 @@ class DropdayDestination:
     def send(self, request: DropdayOrder) -> Outcome:
         return self.client.create_order(request)
 
+    def confirms(self, request: DropdayOrder, link: ScOrderLink) -> bool:
+        return False  # Dropday's duplicate rule makes a resend safe: nothing to confirm
+
 
 @dataclass
 class OnwardDestination:
@@ -60,3 +77,6 @@ class OnwardDestination:
 
     def send(self, request: OnwardOrder) -> Outcome:
         return self.client.create_order(request)
+
+    def confirms(self, request: OnwardOrder, link: ScOrderLink) -> bool:
+        return False  # Onward's duplicate rule (409) makes a resend safe: nothing to confirm

@@ -1,10 +1,20 @@
-"""Deliver one order to one destination, exactly once.
+"""Deliver one order to one destination, exactly once, however long the destination fails.
 
-The delivery item's lease (a conditional write) keeps two workers from sending at once; the
-destinations' own duplicate rules (Dropday by external_id, Onward by shop_order_id) make a
-resend after a crash harmless; for Sign Customiser, which documents no duplicate rule, an
-attempt whose outcome was never heard first waits for Sign Customiser's own order:created
-webhook to confirm it before anything is sent again.
+The delivery item's lease (a conditional write) keeps two workers from sending at once, and its
+message generation keeps one live queue message per delivery. The destinations' own duplicate
+rules (Dropday by external_id, Onward by shop_order_id) make a resend after an unanswered
+attempt harmless. Sign Customiser documents no duplicate rule: an attempt whose answer we never
+heard puts its delivery in doubt, and only its own order:created webhook (matched against what
+we sent) or an operator settles it; it is never resent by itself.
+
+Waits are carried by SQS (the message's visibility), never by sleeping. What moves a delivery:
+
+- accepted / duplicate → delivered; nothing for this destination → skipped
+- refused for its content (4xx), or the order cannot be mapped → failed (alarmed)
+- unconfigured, credentials missing, unreadable or refused (401/403/404) → held: retried every
+  ``held`` seconds for as long as it takes; no retry horizon runs while held
+- 429 / 5xx / timeouts → retrying, with backoff, until the retry horizon → failed (alarmed)
+- Sign Customiser with an unknown outcome → in doubt (see above)
 """
 
 from __future__ import annotations
@@ -20,11 +30,13 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from signbridge.clients.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
+from signbridge.logic.outbox import DeliveryMessage
 from signbridge.mappers.errors import MappingFailed
-from signbridge.models.items import DeliveryError, DeliveryState, ProductMapping
+from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, ProductMapping, ScOrderLink
 from signbridge.models.order import Order
 from signbridge.observability import logger, metrics
-from signbridge.store.table import Store
+from signbridge.settings import RetrySchedule
+from signbridge.store.table import KEEP, Claim, DeliveryChange, Store
 
 
 @dataclass
@@ -36,55 +48,84 @@ class OrderContext:
 
 class DestinationPort(Protocol):
     name: str
-    # True when a resend must first look for the destination's own confirmation (no duplicate rule).
+    # True when the destination has no duplicate rule: an unanswered attempt must be confirmed
+    # by its own order:created webhook (or an operator), never resent.
     confirms_by_webhook: bool
 
     def prepare(self, context: OrderContext) -> BaseModel | None: ...
 
     def send(self, request: Any) -> Outcome: ...
 
+    def confirms(self, request: Any, link: ScOrderLink) -> bool:
+        """Whether the destination's own record ``link`` is the order ``request`` would create."""
+        ...
+
+
+class DestinationUnavailable(Exception):
+    """The destination is routed but cannot be used as configured: its deliveries are held."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Builds a destination's port from its current settings and credentials (re-read, so a key added
+# or rotated later is used without a redeploy); raises DestinationUnavailable.
+DestinationResolver = Callable[[str], DestinationPort]
+
 
 class RetryLater(Exception):
     """The message should come back after ``delay`` seconds."""
 
-    def __init__(self, delay: int, reason: str):
+    def __init__(self, delay: float, reason: str):
         super().__init__(reason)
         self.delay = delay
 
 
 @dataclass
 class Policy:
-    max_attempts: int
-    retry_base_seconds: int
-    retry_max_seconds: int
+    schedule: Callable[[str], RetrySchedule]
     lease_seconds: int
     in_doubt_grace_seconds: int
 
 
-def backoff_seconds(attempt: int, policy: Policy, retry_after: float | None, rng: Callable[[], float]) -> int:
-    """Exponential backoff with full jitter, never sooner than the destination's Retry-After.
-
-    The wait is carried out by SQS (the message's visibility), not by sleeping, so no retry
-    library applies here; the formula is AWS's "full jitter".
+def backoff_seconds(
+    elapsed: float, schedule: RetrySchedule, retry_after: float | None, rng: Callable[[], float]
+) -> float:
+    """The wait before the next attempt of a run of transient failures that began ``elapsed``
+    seconds ago: about as long again as the run has lasted (so the waits double), from ``base``
+    up to ``cap``, with equal jitter (half fixed, half random: the schedule stays predictable),
+    and never sooner than the destination's Retry-After.
     """
-    ceiling = min(policy.retry_max_seconds, policy.retry_base_seconds * 2 ** max(0, attempt - 1))
-    delay = ceiling * rng()
+    step = min(schedule.cap, max(schedule.base, elapsed))
+    delay = step / 2 + step / 2 * rng()
     if retry_after is not None:
-        delay = max(delay, min(retry_after, policy.retry_max_seconds))
-    return math.ceil(delay)  # rounding down could come back before Retry-After
+        delay = max(delay, min(retry_after, 43_200))
+    return delay
+
+
+def attempt_times(schedule: RetrySchedule, jitter: float = 1.0) -> list[float]:
+    """When the attempts of a run of transient failures are made, in seconds from the first, up
+    to the horizon (the forwarder's own arithmetic, with the jitter fixed): for the README and tests."""
+    times = [0.0]
+    while times[-1] < schedule.horizon:
+        wait = backoff_seconds(times[-1], schedule, None, lambda: jitter)
+        times.append(min(times[-1] + max(1.0, wait), schedule.horizon))
+    return times
 
 
 class Forwarder:
     def __init__(
         self,
         store: Store,
-        destinations: dict[str, DestinationPort | None],
+        resolve: DestinationResolver,
         policy: Policy,
         clock: Callable[[], float] | None = None,
         rng: Callable[[], float] = random.random,
     ):
         self.store = store
-        self.destinations = destinations
+        self.resolve = resolve
         self.policy = policy
         self.clock = clock or (lambda: datetime.now(UTC).timestamp())
         self.rng = rng
@@ -93,77 +134,29 @@ class Forwarder:
         now = self.clock()
         return int(now), datetime.fromtimestamp(now, UTC).isoformat()
 
-    def deliver(self, order_id: str, destination: str, receive_count: int) -> DeliveryState:
-        """Make one attempt; return the state reached, or raise RetryLater."""
+    def deliver(self, message: DeliveryMessage, lease_seconds: int | None = None) -> DeliveryState:
+        """Make one attempt; return the state reached (the message is done), or raise RetryLater."""
+        order_id, destination = message.order_id, message.destination
+        log = {"order_id": order_id, "destination": destination}
         now, at = self._now()
         attempt_id = uuid.uuid4().hex
-        claim = self.store.claim_delivery(order_id, destination, attempt_id, now, self.policy.lease_seconds, at)
+        lease = lease_seconds or self.policy.lease_seconds
+        claim = self.store.claim_delivery(order_id, destination, attempt_id, now, lease, at, message.gen)
         if claim is None:
-            current = self.store.get_delivery(order_id, destination)
-            if current is None:
-                logger.error(
-                    "message for an unknown delivery", extra={"order_id": order_id, "destination": destination}
-                )
-                return DeliveryState.FAILED
-            if current.state.terminal:
-                return current.state  # a duplicate message: already settled
-            # Another attempt holds the lease. This may be a duplicate, or the message of a worker
-            # that died mid-attempt: come back when the lease has expired (then the delivery is
-            # in doubt). Were this the last receive, the DLQ and its alarm take it from here.
-            wait = max(1, (current.lease_until or now) - now + 1)
-            raise RetryLater(wait, "another attempt holds the lease")
+            return self._not_claimed(message, now)
+        attempt = _Attempt(self, claim, message, now)
 
-        def finish(
-            state: DeliveryState, ref: str | None = None, error: DeliveryError | None = None, in_doubt: bool = False
-        ) -> DeliveryState:
-            finished, finished_at = self._now()
-            if not self.store.finish_attempt(
-                order_id,
-                destination,
-                attempt_id,
-                state,
-                finished_at,
-                ref,
-                error,
-                in_doubt_at=finished if in_doubt else None,
-            ):
-                logger.warning(
-                    "lease lost before the outcome was recorded",
-                    extra={"order_id": order_id, "destination": destination},
-                )
-            return state
-
-        port = self.destinations.get(destination)
-        if port is None:
-            return finish(
-                DeliveryState.SKIPPED,
-                error=DeliveryError(
-                    code="destination_disabled", message=f"{destination} is not configured (no credentials)."
-                ),
-            )
+        try:
+            port = self.resolve(destination)
+        except DestinationUnavailable as exc:
+            return attempt.hold(exc.code, exc.message)
 
         state = self.store.get_order_state(order_id)
         if state is None:
-            return finish(DeliveryState.FAILED, error=DeliveryError(code="order_missing", message="order not found"))
-
-        if port.confirms_by_webhook and state.sc_order_ids:
-            # The destination's own order:created names this order: it has it, whatever we heard.
-            logger.info("delivery confirmed by order:created", extra={"order_id": order_id, "destination": destination})
-            return finish(DeliveryState.DELIVERED, ref=str(state.sc_order_ids[0]))
-        if claim.was_in_doubt and port.confirms_by_webhook:
-            waited = now - (claim.delivery.in_doubt_since or now)
-            if waited < self.policy.in_doubt_grace_seconds:
-                error = DeliveryError(
-                    code="awaiting_confirmation",
-                    message="An earlier attempt may have reached the destination; waiting for its webhook.",
-                )
-                if receive_count >= self.policy.max_attempts:
-                    # The message goes to the DLQ now; say so, and keep the doubt for a redrive.
-                    finish(DeliveryState.FAILED, error=error.model_copy(update={"code": "unconfirmed"}))
-                    raise RetryLater(0, "attempts exhausted while awaiting confirmation: to the DLQ")
-                finish(DeliveryState.RETRYING, error=error)
-                raise RetryLater(self.policy.in_doubt_grace_seconds - waited, "awaiting confirmation")
-
+            logger.error("delivery of an order that does not exist", extra=log)
+            return attempt.finish(
+                DeliveryState.FAILED, error=DeliveryError(code="order_missing", message="order not found")
+            )
         order = Order.model_validate_json(state.order.body)
         custom = set(state.order.custom_line_ids)
         products = (
@@ -174,66 +167,186 @@ class Forwarder:
         try:
             request = port.prepare(OrderContext(order, custom, products))
         except MappingFailed as exc:
-            metrics.add_metric(name="DeliveryRejected", unit="Count", value=1)
-            logger.error(
-                "order cannot be mapped",
-                extra={"order_id": order_id, "destination": destination, "field": exc.field, "reason": str(exc)},
-            )
-            return finish(
+            metrics.add_metric(name="DeliveryMappingFailed", unit="Count", value=1)
+            logger.error("order cannot be mapped", extra={**log, "field": exc.field, "reason": str(exc)})
+            return attempt.finish(
                 DeliveryState.FAILED,
                 error=DeliveryError(code="mapping_failed", message=str(exc), fields={exc.field: [str(exc)]}),
             )
         if request is None:
-            return finish(
+            return attempt.finish(
                 DeliveryState.SKIPPED,
                 error=DeliveryError(code="nothing_to_send", message="Nothing in this order is for this destination."),
             )
 
-        outcome = port.send(request)
-        return self._settle(order_id, destination, outcome, claim.delivery.attempts, receive_count, finish)
+        if port.confirms_by_webhook:
+            confirmation = next((link for link in state.sc_orders if port.confirms(request, link)), None)
+            if confirmation is not None:
+                # The destination's own order:created names this very order: it has it.
+                logger.info("delivery confirmed by the destination's webhook", extra=log)
+                metrics.add_metric(name="DeliveryConfirmed", unit="Count", value=1)
+                return attempt.finish(DeliveryState.DELIVERED, ref=str(confirmation.sc_order_id), in_doubt_since=None)
+            if claim.crashed or claim.delivery.state is DeliveryState.IN_DOUBT:
+                return attempt.doubt(claim.delivery.in_doubt_since or now, "an earlier attempt was never answered")
+        if claim.delivery.state is DeliveryState.IN_DOUBT:
+            # Only a destination without a duplicate rule is ever left in doubt; should one be
+            # left by an older version, a resend is what its duplicate rule makes safe.
+            logger.info("resending after an unanswered attempt", extra=log)
 
-    def _settle(
+        outcome = port.send(request)
+        return attempt.settle(outcome, port.confirms_by_webhook)
+
+    def _not_claimed(self, message: DeliveryMessage, now: int) -> DeliveryState:
+        current = self.store.get_delivery(message.order_id, message.destination)
+        log = {"order_id": message.order_id, "destination": message.destination, "gen": message.gen}
+        if current is None:
+            logger.error("message for an unknown delivery", extra=log)
+            return DeliveryState.FAILED
+        if current.gen != message.gen:
+            logger.info("stale message dropped: the delivery has a newer one", extra=log)
+            return current.state
+        if current.state.terminal:
+            return current.state  # a redelivered message: already settled
+        # Another attempt holds the lease: a duplicate delivery of the message, or a worker that
+        # died mid-attempt. Come back once the lease has expired (then the claim sees the crash).
+        raise RetryLater(max(1, (current.lease_until or now) - now + 1), "another attempt holds the lease")
+
+    def confirm_in_doubt(self, delivery: DeliveryRecord) -> bool:
+        """Settle an in-doubt delivery whose destination has since confirmed it (the sweeper)."""
+        try:
+            port = self.resolve(delivery.destination)
+        except DestinationUnavailable:
+            return False
+        state = self.store.get_order_state(delivery.order_id)
+        if state is None or not state.sc_orders or not port.confirms_by_webhook:
+            return False
+        order = Order.model_validate_json(state.order.body)
+        custom = set(state.order.custom_line_ids)
+        request = port.prepare(OrderContext(order, custom, {}))
+        link = next((link for link in state.sc_orders if request is not None and port.confirms(request, link)), None)
+        if link is None:
+            return False
+        _, at = self._now()
+        return self.store.resolve_delivered(delivery.order_id, delivery.destination, at, str(link.sc_order_id))
+
+
+class _Attempt:
+    """One claimed attempt: records its outcome and decides when the message comes back."""
+
+    def __init__(self, forwarder: Forwarder, claim: Claim, message: DeliveryMessage, now: int):
+        self.forwarder = forwarder
+        self.claim = claim
+        self.message = message
+        self.now = now
+        self.schedule = forwarder.policy.schedule(message.destination)
+        self.log = {
+            "order_id": message.order_id,
+            "destination": message.destination,
+            "attempt": claim.delivery.attempts + 1,
+        }
+
+    def finish(
         self,
-        order_id: str,
-        destination: str,
-        outcome: Outcome,
-        attempts: int,
-        receive_count: int,
-        finish: Callable[..., DeliveryState],
+        state: DeliveryState,
+        *,
+        ref: str | None = None,
+        error: DeliveryError | None = None,
+        next_attempt_at: int | None = None,
+        in_doubt_since: Any = KEEP,
+        retrying_since: Any = None,
     ) -> DeliveryState:
-        log = {"order_id": order_id, "destination": destination, "attempt": attempts}
+        _, at = self.forwarder._now()
+        change = DeliveryChange(
+            state=state,
+            updated_at=at,
+            due_at=next_attempt_at if next_attempt_at is not None else self.now,
+            destination_ref=ref,
+            error=error,
+            clear_error=state is DeliveryState.DELIVERED,
+            next_attempt_at=next_attempt_at,
+            retrying_since=retrying_since,
+            in_doubt_since=None if state.settled else in_doubt_since,
+        )
+        if not self.forwarder.store.finish_attempt(
+            self.message.order_id, self.message.destination, self.claim.attempt_id, change
+        ):
+            logger.warning("lease lost before the outcome was recorded", extra=self.log)
+        return state
+
+    def later(self, state: DeliveryState, delay: float, error: DeliveryError, **changes: Any) -> DeliveryState:
+        delay = max(1.0, delay)
+        self.finish(state, error=error, next_attempt_at=self.now + math.ceil(delay), **changes)
+        raise RetryLater(delay, error.message)
+
+    def hold(self, code: str, message: str, status: int | None = None) -> DeliveryState:
+        metrics.add_metric(name="DeliveryHeld", unit="Count", value=1)
+        logger.error("delivery held: the destination cannot be used as configured", extra={**self.log, "code": code})
+        return self.later(
+            DeliveryState.HELD, self.schedule.held, DeliveryError(code=code, message=message, status=status)
+        )
+
+    def doubt(self, since: int, reason: str) -> DeliveryState:
+        """No resend: wait for the destination's confirmation, then stay in doubt for an operator."""
+        error = DeliveryError(
+            code="in_doubt",
+            message=f"{reason}; the destination may have the order. Waiting for its order:created webhook.",
+        )
+        remaining = since + self.forwarder.policy.in_doubt_grace_seconds - self.now
+        if remaining > 0:
+            return self.later(DeliveryState.IN_DOUBT, remaining, error, in_doubt_since=since)
+        metrics.add_metric(name="DeliveryInDoubt", unit="Count", value=1)
+        logger.critical("delivery in doubt: an operator must settle it", extra=self.log)
+        error = error.model_copy(
+            update={
+                "message": f"{reason}, and no confirmation came. Check the destination, then run "
+                f"`signbridge order resolve {self.message.order_id} {self.message.destination} --delivered|--resend`."
+            }
+        )
+        return self.finish(DeliveryState.IN_DOUBT, error=error, in_doubt_since=since)
+
+    def settle(self, outcome: Outcome, confirms_by_webhook: bool) -> DeliveryState:
         match outcome:
-            case Accepted(reference):
-                metrics.add_metric(name="DeliveryDelivered", unit="Count", value=1)
-                logger.info("delivered", extra={**log, "reference": reference})
-                return finish(DeliveryState.DELIVERED, ref=reference)
-            case Duplicate(reference):
-                metrics.add_metric(name="DeliveryDuplicate", unit="Count", value=1)
-                logger.info("destination already had the order", extra={**log, "reference": reference})
-                return finish(DeliveryState.DELIVERED, ref=reference)
+            case Accepted(reference) | Duplicate(reference):
+                name = "DeliveryDelivered" if isinstance(outcome, Accepted) else "DeliveryDuplicate"
+                metrics.add_metric(name=name, unit="Count", value=1)
+                logger.info("delivered", extra={**self.log, "reference": reference, "duplicate": name})
+                return self.finish(DeliveryState.DELIVERED, ref=reference, in_doubt_since=None)
             case Rejected(status, message, fields):
                 metrics.add_metric(name="DeliveryRejected", unit="Count", value=1)
-                logger.error("destination rejected the order", extra={**log, "status": status, "fields": fields})
-                return finish(
+                logger.error("destination rejected the order", extra={**self.log, "status": status, "fields": fields})
+                return self.finish(
                     DeliveryState.FAILED,
                     error=DeliveryError(code="rejected", message=message, status=status, fields=fields),
                 )
             case AuthRejected(status, message):
                 metrics.add_metric(name="DeliveryAuthRejected", unit="Count", value=1)
-                logger.critical("destination refused our credentials or configuration", extra={**log, "status": status})
-                return finish(
-                    DeliveryState.FAILED, error=DeliveryError(code="auth_rejected", message=message, status=status)
-                )
+                return self.hold("auth_rejected", message, status)
             case Transient(message, status, retry_after, maybe_delivered):
-                error = DeliveryError(code="transient", message=message, status=status)
-                if max(attempts, receive_count) >= self.policy.max_attempts:
-                    metrics.add_metric(name="DeliveryExhausted", unit="Count", value=1)
-                    logger.error("delivery attempts exhausted", extra={**log, "reason": message})
-                    finish(DeliveryState.FAILED, error=error.model_copy(update={"code": "attempts_exhausted"}))
-                    raise RetryLater(0, "attempts exhausted: to the DLQ")
-                finish(DeliveryState.RETRYING, error=error, in_doubt=maybe_delivered)
-                metrics.add_metric(name="DeliveryRetried", unit="Count", value=1)
-                delay = backoff_seconds(attempts, self.policy, retry_after, self.rng)
-                logger.warning("delivery will be retried", extra={**log, "reason": message, "delay": delay})
-                raise RetryLater(delay, message)
+                if confirms_by_webhook and (maybe_delivered or (status or 0) >= 500):
+                    # A 5xx may come from a gateway after the application acted: unknown outcome.
+                    return self.doubt(self.now, f"the attempt was not answered clearly ({message})")
+                return self.retry(message, status, retry_after)
         raise AssertionError(f"unhandled outcome {outcome!r}")
+
+    def retry(self, message: str, status: int | None, retry_after: float | None) -> DeliveryState:
+        error = DeliveryError(code="transient", message=message, status=status)
+        since = self.claim.delivery.retrying_since or self.now
+        if self.now - since >= self.schedule.horizon:
+            metrics.add_metric(name="DeliveryExhausted", unit="Count", value=1)
+            logger.error(
+                "delivery still failing at the end of the retry horizon", extra={**self.log, "reason": message}
+            )
+            return self.finish(
+                DeliveryState.FAILED,
+                error=error.model_copy(
+                    update={"code": "retries_exhausted", "message": f"still failing after the retry horizon: {message}"}
+                ),
+                retrying_since=since,
+            )
+        metrics.add_metric(name="DeliveryRetried", unit="Count", value=1)
+        delay = backoff_seconds(self.now - since, self.schedule, retry_after, self.forwarder.rng)
+        delay = min(delay, max(1.0, since + self.schedule.horizon - self.now))  # one last try at the horizon
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 43_200))
+        logger.warning("delivery will be retried", extra={**self.log, "reason": message, "delay": delay})
+        return self.later(DeliveryState.RETRYING, delay, error, retrying_since=since)

@@ -1,15 +1,25 @@
 """The transactional outbox: a delivery item that becomes ``pending`` on the table's stream
-becomes one message on the delivery queue."""
+becomes one message on the delivery queue; and the message's shape, read by the forwarder."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from signbridge.models.items import DeliveryState
 
 
-def delivery_message(record: dict[str, Any]) -> dict[str, str] | None:
+@dataclass(frozen=True)
+class DeliveryMessage:
+    """One order x one destination; ``gen`` is the delivery's message generation when it was sent."""
+
+    order_id: str
+    destination: str
+    gen: int = 0
+
+
+def delivery_message(record: dict[str, Any]) -> DeliveryMessage | None:
     """The queue message for a stream record, or None when the record is not a pending delivery.
 
     The template's filter already passes only such records; this check keeps the outbox
@@ -21,8 +31,28 @@ def delivery_message(record: dict[str, Any]) -> dict[str, str] | None:
     sk = (image.get("SK") or {}).get("S", "")
     if not sk.startswith("DELIVERY#") or (image.get("state") or {}).get("S") != DeliveryState.PENDING:
         return None
-    return {"order_id": image["order_id"]["S"], "destination": image["destination"]["S"]}
+    return DeliveryMessage(
+        order_id=image["order_id"]["S"],
+        destination=image["destination"]["S"],
+        gen=int((image.get("gen") or {}).get("N", "0")),
+    )
 
 
-def message_body(message: dict[str, str]) -> str:
-    return json.dumps(message, sort_keys=True)
+def message_body(message: DeliveryMessage) -> str:
+    return json.dumps({"order_id": message.order_id, "destination": message.destination, "gen": message.gen})
+
+
+def parse_message(body: str) -> DeliveryMessage | None:
+    """The message, or None when the body is not one (it goes to the DLQ)."""
+    try:
+        data = json.loads(body)
+        gen = data.get("gen", 0)
+        if (
+            not isinstance(data["order_id"], str)
+            or not isinstance(data["destination"], str)
+            or not isinstance(gen, int)
+        ):
+            return None
+        return DeliveryMessage(data["order_id"], data["destination"], gen)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

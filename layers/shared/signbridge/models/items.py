@@ -11,10 +11,16 @@ Single-table design (see README, "Data model"):
 | SC order ↔ our order     | ORDER#{external_id}       | SCORDER#{order_id}      |
 | our order                | ORDER#{order_id}          | ORDER                   |
 | delivery of our order    | ORDER#{order_id}          | DELIVERY#{destination}  |
+
+A delivery that is not settled (not delivered or skipped) is also in the sparse index
+``ByDeliveryState``: partition ``{destination}#{state}``, sort key the Unix second by which
+something should next happen to it (see ``DeliveryRecord.due_at``). The sweeper and the console
+read that index, never the whole table.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -25,13 +31,28 @@ class DeliveryState(StrEnum):
     PENDING = "pending"  # waiting to be sent; the only state the outbox enqueues
     SENDING = "sending"  # an attempt holds the lease (a lease that expires here means a crash)
     RETRYING = "retrying"  # an attempt failed transiently; SQS brings the message back
+    # The destination is routed but cannot be used as configured (no credentials, credentials
+    # refused or unreadable): retried on a slow schedule, for as long as it takes, until fixed.
+    HELD = "held"
+    # The destination may have acted on an attempt whose answer we never heard, and it has no
+    # duplicate rule: never resent by itself; settled by its own confirmation or by an operator.
+    IN_DOUBT = "in_doubt"
     DELIVERED = "delivered"
-    FAILED = "failed"
-    SKIPPED = "skipped"
+    FAILED = "failed"  # refused for its content, or still failing at the end of the retry horizon
+    SKIPPED = "skipped"  # nothing in this order is for this destination
 
     @property
     def terminal(self) -> bool:
+        """No attempt will be made by itself (an operator's replay or resolve still can)."""
         return self in (DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.SKIPPED)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more can or should happen: the delivery leaves the index of unsettled ones."""
+        return self in (DeliveryState.DELIVERED, DeliveryState.SKIPPED)
+
+
+UNSETTLED_STATES = tuple(state for state in DeliveryState if not state.settled)
 
 
 def product_by_sc_key(product_id: int) -> dict[str, str]:
@@ -62,6 +83,14 @@ def delivery_key(order_id: str, destination: str) -> dict[str, str]:
     return {"PK": f"ORDER#{order_id}", "SK": f"DELIVERY#{destination}"}
 
 
+DELIVERY_STATE_INDEX = "ByDeliveryState"
+
+
+def delivery_state_key(destination: str, state: str) -> str:
+    """The partition of ``ByDeliveryState`` that holds one destination's deliveries in one state."""
+    return f"{destination}#{state}"
+
+
 class ProductMapping(BaseModel):
     """Sign Customiser product ↔ our external_id, with the design a supplier needs to make it."""
 
@@ -82,6 +111,19 @@ class WebhookDelivery(BaseModel):
     received_at: str
     body: str
     expires_at: int
+
+
+class ScOrderLink(BaseModel):
+    """What an order:created webhook said about one of our orders: enough to tell whether it is
+    the order we sent (same id, number, currency and designs), not one that another channel
+    created under the same external_id."""
+
+    sc_order_id: int
+    external_id: str
+    external_order_number: str | None = None
+    currency: str | None = None
+    product_external_ids: list[str] = Field(default_factory=list)
+    linked_at: str | None = None
 
 
 class ScOrderRecord(BaseModel):
@@ -123,11 +165,38 @@ class DeliveryRecord(BaseModel):
     destination_ref: str | None = None
     last_error: DeliveryError | None = None
     updated_at: str
+    created_at: int | None = None  # Unix seconds; older items lack it
     # Set while an attempt is under way; an expired lease means the worker died mid-attempt.
     attempt_id: str | None = None
     lease_until: int | None = None
-    # Set when an attempt started and its outcome was never recorded (a crash after sending).
+    # Set when an attempt's outcome was never heard (a timeout, a dropped connection, a crash).
     in_doubt_since: int | None = None
+    # Unix seconds of the next attempt the queue will bring (retrying, held, in doubt).
+    next_attempt_at: int | None = None
+    # When the current run of transient failures began: the retry horizon counts from here.
+    retrying_since: int | None = None
+    # The generation of the one live queue message for this delivery; a message of another
+    # generation is stale (a redelivery, or one the sweeper replaced) and is dropped.
+    gen: int = 0
+
+    def due_at(self, now: int) -> int:
+        """When something should next happen to this delivery (the index's sort key)."""
+        if self.state is DeliveryState.SENDING and self.lease_until is not None:
+            return self.lease_until
+        if self.next_attempt_at is not None and self.state in (
+            DeliveryState.RETRYING,
+            DeliveryState.HELD,
+            DeliveryState.IN_DOUBT,
+        ):
+            return self.next_attempt_at
+        return now
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"order_id", "attempt_id", "lease_until"}, exclude_none=True, mode="json")
+        view = self.model_dump(
+            exclude={"order_id", "attempt_id", "lease_until", "gen", "retrying_since", "created_at", "next_attempt_at"},
+            exclude_none=True,
+            mode="json",
+        )
+        if self.next_attempt_at is not None and not self.state.terminal:
+            view["next_attempt_at"] = datetime.fromtimestamp(self.next_attempt_at, UTC).isoformat()
+        return view

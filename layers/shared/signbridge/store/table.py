@@ -22,14 +22,17 @@ from pydantic import BaseModel
 
 from signbridge.errors import Conflict, StoreUnavailable
 from signbridge.models.items import (
+    DELIVERY_STATE_INDEX,
     DeliveryError,
     DeliveryRecord,
     DeliveryState,
     OrderRecord,
     ProductMapping,
+    ScOrderLink,
     ScOrderRecord,
     WebhookDelivery,
     delivery_key,
+    delivery_state_key,
     order_key,
     product_by_external_key,
     product_by_sc_key,
@@ -103,13 +106,50 @@ class OrderState:
     order: OrderRecord
     deliveries: list[DeliveryRecord]
     sc_order_ids: list[int] = field(default_factory=list)
+    sc_orders: list[ScOrderLink] = field(default_factory=list)
 
 
 @dataclass
 class Claim:
-    delivery: DeliveryRecord
+    delivery: DeliveryRecord  # as it was before the claim
     attempt_id: str
-    was_in_doubt: bool
+    crashed: bool  # an earlier attempt's lease was still set: it died before recording its outcome
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()  # leave the attribute as it is
+
+
+@dataclass
+class DeliveryChange:
+    """One transition of a delivery item. ``None`` removes an optional attribute, ``KEEP`` leaves it."""
+
+    state: DeliveryState
+    updated_at: str
+    due_at: int | None = None  # the index's sort key while unsettled
+    destination_ref: str | None = None
+    error: DeliveryError | None = None
+    clear_error: bool = False
+    in_doubt_since: Any = KEEP
+    next_attempt_at: Any = KEEP
+    retrying_since: Any = KEEP
+    attempts: Any = KEEP
+    bump_gen: bool = False
+
+
+def _key(key: dict[str, str]) -> dict[str, Any]:
+    return {k: {"S": v} for k, v in key.items()}
+
+
+def _index(delivery: DeliveryRecord, now: int) -> dict[str, Any]:
+    """The index attributes of a delivery written whole (unsettled ones only: the index is sparse)."""
+    if delivery.state.settled:
+        return {}
+    return {"state_key": delivery_state_key(delivery.destination, delivery.state), "due_at": delivery.due_at(now)}
 
 
 class Store:
@@ -201,21 +241,16 @@ class Store:
                 }
             )
             if order.external_id:
-                link = {"order_id": order.external_id, "sc_order_id": order.sc_order_id, "linked_at": order.received_at}
-                items.append(
-                    {
-                        "Put": {
-                            "TableName": self.table_name,
-                            "Item": {
-                                **{
-                                    k: {"S": v}
-                                    for k, v in sc_order_link_key(order.external_id, order.sc_order_id).items()
-                                },
-                                **{k: _serializer.serialize(v) for k, v in link.items()},
-                            },
-                        }
-                    }
+                link = ScOrderLink(
+                    sc_order_id=order.sc_order_id,
+                    external_id=order.external_id,
+                    external_order_number=order.external_order_number,
+                    currency=order.currency,
+                    product_external_ids=order.product_external_ids,
+                    linked_at=order.received_at,
                 )
+                key = sc_order_link_key(order.external_id, order.sc_order_id)
+                items.append({"Put": {"TableName": self.table_name, "Item": to_item(key, link)}})
         try:
             with _dependency():
                 self.client.transact_write_items(TransactItems=items)
@@ -238,10 +273,6 @@ class Store:
             return WebhookOutcome(duplicate_delivery=False, order_recorded=False)
         raise StoreUnavailable()
 
-    def get_sc_order(self, sc_order_id: int) -> ScOrderRecord | None:
-        item = self._get(sc_order_key(sc_order_id))
-        return ScOrderRecord.model_validate(item) if item else None
-
     # --- orders -------------------------------------------------------------------------
     def create_order(self, order: OrderRecord, deliveries: list[DeliveryRecord]) -> bool:
         """Write the order and its deliveries in one transaction; False if the order existed.
@@ -258,11 +289,13 @@ class Store:
                 }
             }
         ]
+        now = int(time.time())
+        deliveries = [d if d.created_at else d.model_copy(update={"created_at": now}) for d in deliveries]
         items += [
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": to_item(delivery_key(d.order_id, d.destination), d),
+                    "Item": to_item(delivery_key(d.order_id, d.destination), d, **_index(d, now)),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
@@ -298,49 +331,65 @@ class Store:
         order = next((i for i in items if i["SK"] == "ORDER"), None)
         if order is None:
             return None
+        links = [
+            ScOrderLink.model_validate({"external_id": order_id, **i}) for i in items if i["SK"].startswith("SCORDER#")
+        ]
         return OrderState(
             order=OrderRecord.model_validate(order),
             deliveries=[DeliveryRecord.model_validate(i) for i in items if i["SK"].startswith("DELIVERY#")],
-            sc_order_ids=[int(i["sc_order_id"]) for i in items if i["SK"].startswith("SCORDER#")],
+            sc_order_ids=[link.sc_order_id for link in links],
+            sc_orders=links,
         )
 
+    # --- deliveries ---------------------------------------------------------------------
     def get_delivery(self, order_id: str, destination: str) -> DeliveryRecord | None:
         item = self._get(delivery_key(order_id, destination))
         return DeliveryRecord.model_validate(item) if item else None
 
     def claim_delivery(
-        self, order_id: str, destination: str, attempt_id: str, now: int, lease_seconds: int, updated_at: str
+        self, order_id: str, destination: str, attempt_id: str, now: int, lease_seconds: int, updated_at: str, gen: int
     ) -> Claim | None:
-        """Take the lease on a pending/retrying delivery for one attempt; None if it is terminal or leased.
+        """Take the lease for one attempt; None if the delivery is settled or failed, leased by
+        another attempt, or ``gen`` is not its live message's generation.
 
         A lease still set from an earlier attempt means that attempt died before recording its
-        outcome: it may have reached the destination, so the delivery is marked in doubt until
-        an attempt ends in a definite outcome.
+        outcome: the claim says so (``crashed``), and the caller decides what that means.
         """
-        key = {k: {"S": v} for k, v in delivery_key(order_id, destination).items()}
+        values: dict[str, Any] = {
+            ":one": {"N": "1"},
+            ":aid": {"S": attempt_id},
+            ":lease": {"N": str(now + lease_seconds)},
+            ":at": {"S": updated_at},
+            ":now": {"N": str(now)},
+            ":gen": {"N": str(gen)},
+            ":sending": {"S": DeliveryState.SENDING},
+            ":sk": {"S": delivery_state_key(destination, DeliveryState.SENDING)},
+        }
+        claimable = (
+            DeliveryState.PENDING,
+            DeliveryState.RETRYING,
+            DeliveryState.SENDING,
+            DeliveryState.HELD,
+            DeliveryState.IN_DOUBT,
+        )
+        for n, state in enumerate(claimable):
+            values[f":c{n}"] = {"S": state}
+        # Items written before generations existed have none: the first generation is 0.
+        same_gen = "gen = :gen" if gen else "(attribute_not_exists(gen) OR gen = :gen)"
         try:
             with _dependency():
                 response = self.client.update_item(
                     TableName=self.table_name,
-                    Key=key,
+                    Key=_key(delivery_key(order_id, destination)),
                     # Leaving "pending" matters: the outbox enqueues every write that lands in pending.
                     UpdateExpression="SET #s = :sending, attempts = attempts + :one, attempt_id = :aid, "
-                    "lease_until = :lease, updated_at = :at",
+                    "lease_until = :lease, updated_at = :at, state_key = :sk, due_at = :lease",
                     ConditionExpression=(
-                        "#s IN (:pending, :retrying, :sending) "
-                        "AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+                        f"#s IN ({', '.join(f':c{n}' for n in range(len(claimable)))}) "
+                        f"AND (attribute_not_exists(lease_until) OR lease_until < :now) AND {same_gen}"
                     ),
                     ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={
-                        ":one": {"N": "1"},
-                        ":aid": {"S": attempt_id},
-                        ":lease": {"N": str(now + lease_seconds)},
-                        ":at": {"S": updated_at},
-                        ":now": {"N": str(now)},
-                        ":pending": {"S": DeliveryState.PENDING},
-                        ":retrying": {"S": DeliveryState.RETRYING},
-                        ":sending": {"S": DeliveryState.SENDING},
-                    },
+                    ExpressionAttributeValues=values,
                     ReturnValues="ALL_OLD",
                 )
         except ClientError as exc:
@@ -348,71 +397,188 @@ class Store:
                 return None
             raise
         old = DeliveryRecord.model_validate(from_item(response["Attributes"]))
-        in_doubt_since = old.in_doubt_since
-        if old.lease_until is not None:
-            # The grace for a confirmation runs from the latest unanswered attempt, not the first.
-            in_doubt_since = now
-            with _dependency():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=key,
-                    UpdateExpression="SET in_doubt_since = :now",
-                    ConditionExpression="attempt_id = :aid",
-                    ExpressionAttributeValues={":aid": {"S": attempt_id}, ":now": {"N": str(now)}},
-                )
-        new = old.model_copy(
-            update={
-                "state": DeliveryState.SENDING,
-                "attempts": old.attempts + 1,
-                "attempt_id": attempt_id,
-                "lease_until": now + lease_seconds,
-                "in_doubt_since": in_doubt_since,
-            }
-        )
-        return Claim(delivery=new, attempt_id=attempt_id, was_in_doubt=in_doubt_since is not None)
+        return Claim(delivery=old, attempt_id=attempt_id, crashed=old.lease_until is not None)
 
-    def finish_attempt(
+    def finish_attempt(self, order_id: str, destination: str, attempt_id: str, change: DeliveryChange) -> bool:
+        """Record an attempt's outcome and release the lease; False if the lease was lost."""
+        return self._change(order_id, destination, change, condition="attempt_id = :aid", aid=attempt_id)
+
+    def requeue_delivery(
         self,
         order_id: str,
         destination: str,
-        attempt_id: str,
-        state: DeliveryState,
         updated_at: str,
-        destination_ref: str | None = None,
-        error: DeliveryError | None = None,
-        in_doubt_at: int | None = None,
+        now: int,
+        *,
+        states: tuple[DeliveryState, ...] = (
+            DeliveryState.FAILED,
+            DeliveryState.RETRYING,
+            DeliveryState.PENDING,
+            DeliveryState.SENDING,
+            DeliveryState.HELD,
+            DeliveryState.SKIPPED,
+        ),
+        forget_doubt: bool = False,
     ) -> bool:
-        """Record an attempt's outcome and release the lease; False if the lease was lost.
+        """Operator retry or replay: back to pending with a fresh retry horizon and a new message
+        generation (the outbox enqueues it; any older message is then stale).
 
-        ``in_doubt_at`` marks a transient outcome after which the destination may still have
-        acted on the request (a read timeout, a dropped connection).
+        A lease left by a crashed attempt is kept: it still has to expire before the next claim,
+        and that claim still sees the crash. ``forget_doubt`` (an operator's "resend") clears an
+        unanswered attempt, so the next attempt sends without waiting for a confirmation.
         """
+        change = DeliveryChange(
+            state=DeliveryState.PENDING,
+            updated_at=updated_at,
+            due_at=now,
+            attempts=0,
+            next_attempt_at=None,
+            retrying_since=None,
+            in_doubt_since=None if forget_doubt else KEEP,
+            bump_gen=True,
+        )
+        return self._change(order_id, destination, change, states=states, release_lease=False)
+
+    def resolve_delivered(self, order_id: str, destination: str, updated_at: str, reference: str) -> bool:
+        """An operator (or the destination's own confirmation) settles an in-doubt delivery."""
+        change = DeliveryChange(
+            state=DeliveryState.DELIVERED,
+            updated_at=updated_at,
+            destination_ref=reference,
+            next_attempt_at=None,
+            in_doubt_since=None,
+            retrying_since=None,
+            clear_error=True,
+        )
+        return self._change(order_id, destination, change, states=(DeliveryState.IN_DOUBT,), release_lease=False)
+
+    def replace_message(self, order_id: str, destination: str, gen: int) -> int | None:
+        """Start a new message generation, so that a message about to be sent replaces ``gen``;
+        None when ``gen`` is not the live one any more (or the delivery is settled or gone)."""
+        try:
+            with _dependency():
+                response = self.client.update_item(
+                    TableName=self.table_name,
+                    Key=_key(delivery_key(order_id, destination)),
+                    UpdateExpression="SET gen = :next",
+                    ConditionExpression="attribute_exists(PK) AND NOT #s IN (:delivered, :skipped) AND "
+                    + ("gen = :gen" if gen else "(attribute_not_exists(gen) OR gen = :gen)"),
+                    ExpressionAttributeNames={"#s": "state"},
+                    ExpressionAttributeValues={
+                        ":gen": {"N": str(gen)},
+                        ":next": {"N": str(gen + 1)},
+                        ":delivered": {"S": DeliveryState.DELIVERED},
+                        ":skipped": {"S": DeliveryState.SKIPPED},
+                    },
+                    ReturnValues="UPDATED_NEW",
+                )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return None
+            raise
+        return int(response["Attributes"]["gen"]["N"])
+
+    def deliveries_in_state(
+        self,
+        destination: str,
+        state: DeliveryState,
+        *,
+        due_before: int | None = None,
+        limit: int | None = None,
+    ) -> Iterator[DeliveryRecord]:
+        """Deliveries of one destination in one unsettled state, soonest due first (the index,
+        never a scan). ``due_before`` keeps those due before that Unix second."""
+        values: dict[str, Any] = {":sk": {"S": delivery_state_key(destination, state)}}
+        condition = "state_key = :sk"
+        if due_before is not None:
+            condition += " AND due_at < :due"
+            values[":due"] = {"N": str(due_before)}
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": DELIVERY_STATE_INDEX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        returned = 0
+        while True:
+            with _dependency():
+                response = self.client.query(**kwargs)
+            for item in response.get("Items", []):
+                record = DeliveryRecord.model_validate(from_item(item))
+                if record.state is not state:  # the index is eventually consistent
+                    continue
+                yield record
+                returned += 1
+                if limit is not None and returned >= limit:
+                    return
+            if "LastEvaluatedKey" not in response:
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _change(
+        self,
+        order_id: str,
+        destination: str,
+        change: DeliveryChange,
+        *,
+        condition: str | None = None,
+        aid: str | None = None,
+        states: tuple[DeliveryState, ...] | None = None,
+        release_lease: bool = True,
+    ) -> bool:
+        names = {"#s": "state"}
+        values: dict[str, Any] = {":state": {"S": change.state}, ":at": {"S": change.updated_at}}
         sets = ["#s = :state", "updated_at = :at"]
-        removes = ["lease_until", "attempt_id"]
-        values: dict[str, Any] = {":state": {"S": state}, ":at": {"S": updated_at}, ":aid": {"S": attempt_id}}
-        if in_doubt_at is not None:
-            sets.append("in_doubt_since = :doubt")
-            values[":doubt"] = {"N": str(in_doubt_at)}
-        elif state in (DeliveryState.DELIVERED, DeliveryState.SKIPPED):
-            # Only a settled delivery forgets an earlier unanswered attempt: a failed one may be
-            # retried by an operator, and that retry must still look for a confirmation first.
-            removes.append("in_doubt_since")
-        if destination_ref is not None:
+        removes: list[str] = ["lease_until", "attempt_id"] if release_lease else []
+        conditions = ["attribute_exists(PK)"]
+        if condition:
+            conditions.append(condition)
+            values[":aid"] = {"S": aid or ""}
+        if states:
+            for n, state in enumerate(states):
+                values[f":from{n}"] = {"S": state}
+            conditions.append(f"#s IN ({', '.join(f':from{n}' for n in range(len(states)))})")
+        if change.state.settled:
+            removes += ["state_key", "due_at"]
+        else:
+            sets += ["state_key = :sk", "due_at = :due"]
+            values[":sk"] = {"S": delivery_state_key(destination, change.state)}
+            values[":due"] = {"N": str(change.due_at or 0)}
+        optional = {
+            "in_doubt_since": change.in_doubt_since,
+            "next_attempt_at": change.next_attempt_at,
+            "retrying_since": change.retrying_since,
+            "attempts": change.attempts,
+        }
+        for name, value in optional.items():
+            if value is KEEP:
+                continue
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = {"N": str(value)}
+        if change.destination_ref is not None:
             sets.append("destination_ref = :ref")
-            values[":ref"] = {"S": destination_ref}
-        if error is not None:
+            values[":ref"] = {"S": change.destination_ref}
+        if change.error is not None:
             sets.append("last_error = :err")
-            values[":err"] = _serializer.serialize(error.model_dump(mode="json", exclude_none=True))
-        elif state is DeliveryState.DELIVERED:
+            values[":err"] = _serializer.serialize(change.error.model_dump(mode="json", exclude_none=True))
+        elif change.clear_error:
             removes.append("last_error")
+        if change.bump_gen:
+            sets.append("gen = if_not_exists(gen, :zero) + :one")
+            values[":zero"] = {"N": "0"}
+            values[":one"] = {"N": "1"}
+        expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
         try:
             with _dependency():
                 self.client.update_item(
                     TableName=self.table_name,
-                    Key={k: {"S": v} for k, v in delivery_key(order_id, destination).items()},
-                    UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                    ConditionExpression="attempt_id = :aid",
-                    ExpressionAttributeNames={"#s": "state"},
+                    Key=_key(delivery_key(order_id, destination)),
+                    UpdateExpression=expression,
+                    ConditionExpression=" AND ".join(conditions),
+                    ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                 )
             return True
@@ -421,64 +587,6 @@ class Store:
                 return False
             raise
 
-    def requeue_delivery(self, order_id: str, destination: str, updated_at: str) -> bool:
-        """Operator retry: a failed, skipped or stuck delivery goes back to pending with a fresh
-        attempt budget (the outbox enqueues it).
-
-        A lease left by a crashed attempt is kept: it still has to expire before the next claim,
-        and that claim must still treat the delivery as in doubt.
-        """
-        try:
-            with _dependency():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key={k: {"S": v} for k, v in delivery_key(order_id, destination).items()},
-                    UpdateExpression="SET #s = :pending, updated_at = :at, attempts = :zero",
-                    ConditionExpression=(
-                        "attribute_exists(PK) AND #s IN (:failed, :retrying, :pending, :sending, :skipped)"
-                    ),
-                    ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={
-                        ":pending": {"S": DeliveryState.PENDING},
-                        ":at": {"S": updated_at},
-                        ":failed": {"S": DeliveryState.FAILED},
-                        ":retrying": {"S": DeliveryState.RETRYING},
-                        ":sending": {"S": DeliveryState.SENDING},
-                        ":skipped": {"S": DeliveryState.SKIPPED},
-                        ":zero": {"N": "0"},
-                    },
-                )
-            return True
-        except ClientError as exc:
-            if _condition_failed(exc):
-                return False
-            raise
-
-    def unsettled_deliveries(self, updated_before: str) -> list[DeliveryRecord]:
-        """Deliveries still pending, sending or retrying whose last change is older than
-        ``updated_before`` (ISO 8601, UTC). A Scan: for operators, never on a request path."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "begins_with(SK, :delivery) AND #s IN (:pending, :sending, :retrying) "
-            "AND updated_at < :before",
-            "ExpressionAttributeNames": {"#s": "state"},
-            "ExpressionAttributeValues": {
-                ":delivery": {"S": "DELIVERY#"},
-                ":pending": {"S": DeliveryState.PENDING},
-                ":sending": {"S": DeliveryState.SENDING},
-                ":retrying": {"S": DeliveryState.RETRYING},
-                ":before": {"S": updated_before},
-            },
-        }
-        found: list[DeliveryRecord] = []
-        while True:
-            with _dependency():
-                response = self.client.scan(**kwargs)
-            found += [DeliveryRecord.model_validate(from_item(i)) for i in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return found
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
     def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
         with _dependency():
             response = self.client.get_item(
@@ -486,7 +594,3 @@ class Store:
             )
         item = response.get("Item")
         return from_item(item) if item else None
-
-
-def now_seconds() -> int:
-    return int(time.time())

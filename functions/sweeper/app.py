@@ -1,0 +1,82 @@
+"""Scheduled sweeper: re-enqueues overdue deliveries, settles confirmed in-doubt ones, and
+publishes the gauges the alarms and the dashboard read (see README, "Operating it")."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from signbridge import forwarding_root as root
+from signbridge.logic.outbox import DeliveryMessage, message_body
+from signbridge.logic.sweeper import SweepReport, sweep
+from signbridge.models.items import DeliveryState
+from signbridge.observability import logger, metrics, tracer
+from signbridge.settings import Destination
+
+root.settings()  # cold start: a missing or malformed setting fails here, by name
+root.warm()
+sqs = boto3.client("sqs")
+
+GAUGES = {
+    DeliveryState.PENDING: "DeliveriesPending",
+    DeliveryState.SENDING: "DeliveriesSending",
+    DeliveryState.RETRYING: "DeliveriesRetrying",
+    DeliveryState.HELD: "DeliveriesHeld",
+    DeliveryState.IN_DOUBT: "DeliveriesInDoubt",
+    DeliveryState.FAILED: "DeliveriesFailed",
+}
+
+
+def _enqueue(message: DeliveryMessage) -> None:
+    sqs.send_message(QueueUrl=root.settings().delivery_queue_url, MessageBody=message_body(message))
+
+
+def _publish(report: SweepReport) -> None:
+    """Per destination for the dashboard; totals (no destination) for the alarms."""
+    namespace = metrics.namespace
+    totals: dict[str, float] = {"OldestUnsettledAgeSeconds": 0, "DeliveriesAwaitingOperator": 0}
+    for (destination, state), count in report.counts.items():
+        name = GAUGES[state]
+        totals[name] = totals.get(name, 0) + count
+        with single_metric(name=name, unit=MetricUnit.Count, value=count, namespace=namespace) as metric:
+            metric.add_dimension(name="destination", value=destination)
+    for destination, age in report.oldest_unsettled.items():
+        totals["OldestUnsettledAgeSeconds"] = max(totals["OldestUnsettledAgeSeconds"], age)
+        with single_metric(
+            name="OldestUnsettledAgeSeconds", unit=MetricUnit.Seconds, value=age, namespace=namespace
+        ) as metric:
+            metric.add_dimension(name="destination", value=destination)
+    for waiting in report.awaiting_operator.values():
+        totals["DeliveriesAwaitingOperator"] += waiting
+    for name, value in totals.items():
+        unit = MetricUnit.Seconds if name.endswith("Seconds") else MetricUnit.Count
+        metrics.add_metric(name=name, unit=unit, value=value)
+    metrics.add_metric(name="DeliveriesReenqueued", unit=MetricUnit.Count, value=report.reenqueued)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    report = sweep(
+        root.store(),
+        [d.value for d in Destination],
+        _enqueue,
+        root.forwarder().confirm_in_doubt,
+        now=int(time.time()),
+        grace_seconds=root.settings().sweep_grace_seconds,
+    )
+    _publish(report)
+    summary = {
+        "reenqueued": report.reenqueued,
+        "confirmed": report.confirmed,
+        "oldest_unsettled_seconds": max(report.oldest_unsettled.values(), default=0),
+        "awaiting_operator": sum(report.awaiting_operator.values()),
+        "counts": {f"{d}#{s}": n for (d, s), n in report.counts.items() if n},
+    }
+    logger.info("sweep done", extra=summary)
+    return summary

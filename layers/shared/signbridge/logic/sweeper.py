@@ -1,0 +1,84 @@
+"""The sweeper: nothing stuck unseen.
+
+Run on a schedule, it finds deliveries that should have moved by now and have not: a pending
+delivery the outbox never enqueued, a retrying or held one whose message was lost, an attempt
+whose worker died (an expired lease). Each gets a fresh message of a new generation (any older
+message becomes stale and is dropped when it comes). In-doubt deliveries are never resent: the
+sweeper only looks for the confirmation that settles them. It also reports how many deliveries
+stand in each unsettled state and how old the oldest unsettled one is, for the alarms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from signbridge.logic.outbox import DeliveryMessage
+from signbridge.models.items import UNSETTLED_STATES, DeliveryRecord, DeliveryState
+from signbridge.observability import logger
+from signbridge.store.table import Store
+
+# States whose next step is a queue message: overdue ones get a new message.
+REENQUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING, DeliveryState.HELD)
+# States the oldest-unsettled age is measured over (failed deliveries have an alarm of their own).
+WAITING_STATES = (*REENQUEUED_STATES, DeliveryState.IN_DOUBT)
+
+
+@dataclass
+class SweepReport:
+    reenqueued: int = 0
+    confirmed: int = 0
+    # (destination, state) -> how many deliveries stand there
+    counts: dict[tuple[str, DeliveryState], int] = field(default_factory=dict)
+    # destination -> age in seconds of its oldest delivery still waiting (0 when none)
+    oldest_unsettled: dict[str, int] = field(default_factory=dict)
+    # destination -> in-doubt deliveries past their grace: an operator must settle them
+    awaiting_operator: dict[str, int] = field(default_factory=dict)
+
+
+def _since(delivery: DeliveryRecord) -> int:
+    if delivery.created_at is not None:
+        return delivery.created_at
+    return int(datetime.fromisoformat(delivery.updated_at).timestamp())
+
+
+def sweep(
+    store: Store,
+    destinations: Iterable[str],
+    enqueue: Callable[[DeliveryMessage], None],
+    confirm: Callable[[DeliveryRecord], bool],
+    *,
+    now: int,
+    grace_seconds: int,
+) -> SweepReport:
+    report = SweepReport()
+    for destination in destinations:
+        for state in REENQUEUED_STATES:
+            for delivery in store.deliveries_in_state(destination, state, due_before=now - grace_seconds):
+                gen = store.replace_message(delivery.order_id, destination, delivery.gen)
+                if gen is None:
+                    continue  # it moved on meanwhile
+                enqueue(DeliveryMessage(delivery.order_id, destination, gen))
+                report.reenqueued += 1
+                logger.warning(
+                    "overdue delivery re-enqueued",
+                    extra={"order_id": delivery.order_id, "destination": destination, "state": state},
+                )
+        for delivery in store.deliveries_in_state(destination, DeliveryState.IN_DOUBT, due_before=now):
+            if confirm(delivery):
+                report.confirmed += 1
+                logger.info("in-doubt delivery confirmed", extra={"order_id": delivery.order_id})
+        oldest = 0
+        for state in UNSETTLED_STATES:
+            count = 0
+            for delivery in store.deliveries_in_state(destination, state):
+                count += 1
+                if state in WAITING_STATES:
+                    oldest = max(oldest, now - _since(delivery))
+                if state is DeliveryState.IN_DOUBT and delivery.next_attempt_at is None:
+                    report.awaiting_operator[destination] = report.awaiting_operator.get(destination, 0) + 1
+            report.counts[(destination, state)] = count
+        report.oldest_unsettled[destination] = oldest
+        report.awaiting_operator.setdefault(destination, 0)
+    return report
