@@ -30,3 +30,22 @@ def local_table(dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) 
     forwarding_root.reset()
     yield client
     client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def local_pipeline(
+    aws: None, dynamodb_local: DynamoDBLocal, fakes: Any, configure: Any, lambda_context: Any, monkeypatch
+):
+    """The whole delivery pipeline in-process: SQS in moto; the table in DynamoDB Local (whose
+    transactions, unlike moto's, do not copy the whole table, and whose conditions behave as in
+    AWS), its stream read through the Streams API."""
+    from tests.support.pipeline import StreamsApi, wire_pipeline
+
+    name = f"signbridge-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint_url)
+    monkeypatch.setenv("TABLE_NAME", name)
+    runtime.reset()
+    forwarding_root.reset()
+    boto3.client("dynamodb").create_table(TableName=name, **table_definition())
+    stream = StreamsApi(name, dynamodb_local.endpoint_url)
+    return wire_pipeline(configure, fakes, lambda_context, name, stream)

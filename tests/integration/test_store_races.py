@@ -186,8 +186,8 @@ def test_only_the_live_message_generation_can_claim(local_table):
     _seed_delivery(local_table)
     store = runtime.store()
     now = int(time.time())
-    assert store.replace_message("o1", "dropday", 0) == 1  # the sweeper sent a new message
-    assert store.replace_message("o1", "dropday", 0) is None  # ... only once for generation 0
+    assert store.replace_message("o1", "dropday", 0, now) == 1  # the sweeper sent a new message
+    assert store.replace_message("o1", "dropday", 0, now) is None  # ... only once for generation 0
 
     assert store.claim_delivery("o1", "dropday", "old-message", now, 5, "t", 0) is None
     assert store.claim_delivery("o1", "dropday", "new-message", now, 5, "t", 1) is not None

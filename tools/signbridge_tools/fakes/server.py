@@ -31,13 +31,16 @@ from urllib.parse import parse_qs, urlsplit
 log = logging.getLogger("signbridge_tools.fakes")
 
 CONTROL_PREFIX = "/_fake/"
-FAULT_KEYS = frozenset({"status", "headers", "body", "hang", "drop", "accept_then_drop", "method", "path"})
+# "accept": with "status" or "hang", the request is acted on first (the order is created), then the
+# fault's answer is given (a gateway's 502 after the application acted) or the answer comes too late.
+FAULT_KEYS = frozenset({"status", "headers", "body", "hang", "drop", "accept_then_drop", "accept", "method", "path"})
 # What random mode (fail_rate) picks from: the failures a real provider plausibly produces.
 RANDOM_FAULTS: tuple[dict[str, Any], ...] = (
     {"status": 429, "headers": {"Retry-After": "1"}},
     {"status": 500},
     {"status": 503},
     {"accept_then_drop": True},
+    {"status": 502, "accept": True},
 )
 
 
@@ -490,10 +493,27 @@ class FakeServer:
             self._changed.notify_all()
         fault = fault or {}
 
+        accept = bool(fault.get("accept"))
         # "drop" closes before processing; a hang interrupted by stop() gives up the same way.
-        if fault.get("drop") or ("hang" in fault and self._stopping.wait(fault["hang"])):
+        if fault.get("drop") or (not accept and "hang" in fault and self._stopping.wait(fault["hang"])):
             self._finish(record, None, "dropped")
             self._drop(h)
+            return
+        if accept:
+            with self._lock:
+                acted = self._route(req)
+            for hook in acted.before_send + acted.after_send:
+                self._run_hook(hook)
+            if "hang" in fault and self._stopping.wait(fault["hang"]):
+                self._finish(record, None, "accepted_then_dropped")
+                self._drop(h)
+                return
+            resp = acted
+            if "status" in fault:
+                body = fault["body"] if "body" in fault else self.fault_body(fault["status"])
+                resp = Response(fault["status"], body, {str(k): str(v) for k, v in fault.get("headers", {}).items()})
+            self._finish(record, resp, "accepted_then_answered")
+            self._send(h, resp)
             return
         if "status" in fault:
             body = fault["body"] if "body" in fault else self.fault_body(fault["status"])

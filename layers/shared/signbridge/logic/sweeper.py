@@ -56,7 +56,7 @@ def sweep(
     for destination in destinations:
         for state in REENQUEUED_STATES:
             for delivery in store.deliveries_in_state(destination, state, due_before=now - grace_seconds):
-                gen = store.replace_message(delivery.order_id, destination, delivery.gen)
+                gen = store.replace_message(delivery.order_id, destination, delivery.gen, now)
                 if gen is None:
                     continue  # it moved on meanwhile
                 enqueue(DeliveryMessage(delivery.order_id, destination, gen))
@@ -65,7 +65,7 @@ def sweep(
                     "overdue delivery re-enqueued",
                     extra={"order_id": delivery.order_id, "destination": destination, "state": state},
                 )
-        for delivery in store.deliveries_in_state(destination, DeliveryState.IN_DOUBT, due_before=now):
+        for delivery in store.deliveries_in_state(destination, DeliveryState.IN_DOUBT, due_before=now + 1):
             if confirm(delivery):
                 report.confirmed += 1
                 logger.info("in-doubt delivery confirmed", extra={"order_id": delivery.order_id})

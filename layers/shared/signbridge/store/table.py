@@ -452,21 +452,23 @@ class Store:
         )
         return self._change(order_id, destination, change, states=(DeliveryState.IN_DOUBT,), release_lease=False)
 
-    def replace_message(self, order_id: str, destination: str, gen: int) -> int | None:
+    def replace_message(self, order_id: str, destination: str, gen: int, now: int) -> int | None:
         """Start a new message generation, so that a message about to be sent replaces ``gen``;
-        None when ``gen`` is not the live one any more (or the delivery is settled or gone)."""
+        None when ``gen`` is not the live one any more (or the delivery is settled or gone).
+        The delivery is due again from ``now``: the new message has yet to arrive."""
         try:
             with _dependency():
                 response = self.client.update_item(
                     TableName=self.table_name,
                     Key=_key(delivery_key(order_id, destination)),
-                    UpdateExpression="SET gen = :next",
+                    UpdateExpression="SET gen = :next, due_at = :now",
                     ConditionExpression="attribute_exists(PK) AND NOT #s IN (:delivered, :skipped) AND "
                     + ("gen = :gen" if gen else "(attribute_not_exists(gen) OR gen = :gen)"),
                     ExpressionAttributeNames={"#s": "state"},
                     ExpressionAttributeValues={
                         ":gen": {"N": str(gen)},
                         ":next": {"N": str(gen + 1)},
+                        ":now": {"N": str(now)},
                         ":delivered": {"S": DeliveryState.DELIVERED},
                         ":skipped": {"S": DeliveryState.SKIPPED},
                     },
