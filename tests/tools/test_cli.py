@@ -183,6 +183,24 @@ def test_show_of_an_in_doubt_delivery_says_since_when_and_how_to_settle_it(store
     assert "signbridge order resolve order-1 signcustomiser --delivered" in out
 
 
+def test_show_of_a_delivery_within_its_grace_says_it_waits_for_the_webhook(store, capsys):
+    given_order(store, signcustomiser=DeliveryState.PENDING)
+    claim = store.claim_delivery("order-1", "signcustomiser", "attempt-1", NOW, 120, iso(NOW), 0)
+    assert claim is not None
+    error = DeliveryError(code="in_doubt", message="the attempt was not answered clearly (HTTP 502)")
+    waiting = DeliveryChange(
+        DeliveryState.IN_DOUBT, iso(NOW), due_at=NOW + 900, error=error, in_doubt_since=NOW, next_attempt_at=NOW + 900
+    )
+    assert store.finish_attempt("order-1", "signcustomiser", claim.attempt_id, waiting)
+
+    code, out, _ = run(capsys, "order", "show", "order-1", "--table", TABLE)
+
+    grace_ends = datetime.fromtimestamp(NOW + 900, UTC).isoformat(timespec="seconds")
+    assert code == 0
+    assert row(out, "signcustomiser")[3] == grace_ends
+    assert f"waiting for its own order:created webhook until {grace_ends}" in out
+
+
 def test_show_json_is_the_order_view(store, capsys):
     given_order(store, onward=DeliveryState.RETRYING)
 
@@ -473,11 +491,14 @@ def test_deliveries_by_destination_and_since(store, no_scan, capsys):
     assert "(the first 1; more match)" in out
 
 
-def test_deliveries_refuse_an_unreadable_since_and_an_unknown_destination(store, capsys):
+def test_deliveries_refuse_an_unreadable_since_or_max_and_an_unknown_destination(store, capsys):
     with pytest.raises(SystemExit) as exited:
         cli.main(["deliveries", "failed", "--since", "yesterday", "--table", TABLE])
     assert exited.value.code == 2
     assert "neither an ISO 8601 time" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["deliveries", "failed", "--max", "0", "--table", TABLE])
+    assert exited.value.code == 2
 
     code, _, err = run(capsys, "deliveries", "failed", "--destination", "dropdya", "--table", TABLE)
     assert code == 1 and "Unknown destination 'dropdya'" in err

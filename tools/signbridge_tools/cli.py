@@ -157,6 +157,13 @@ def parse_since(value: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
 def updated_since(delivery: DeliveryRecord, since: datetime | None) -> bool:
     if since is None:
         return True
@@ -239,7 +246,12 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
         print("Sign Customiser order ids: " + ", ".join(str(i) for i in state.sc_order_ids))
     for d in deliveries:
         if d.state is DeliveryState.IN_DOUBT:
-            print(f"{d.destination} is in doubt: {RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)}")
+            hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
+            if d.next_attempt_at is not None:  # still within its grace
+                hint = (
+                    f"waiting for its own order:created webhook until {iso(d.next_attempt_at)}; if none comes, {hint}"
+                )
+            print(f"{d.destination} is in doubt: {hint}")
     return 0
 
 
@@ -632,7 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
         listing_state.add_argument(
             "--since", type=parse_since, metavar="T", help="updated at or after T: ISO 8601, or 30m, 24h, 7d ago"
         )
-        listing_state.add_argument("--max", type=int, metavar="N", help="at most N deliveries")
+        listing_state.add_argument("--max", type=positive, metavar="N", help="at most N deliveries")
         listing_state.set_defaults(run=deliveries_in_state, state=state)
     stuck = by_state.add_parser(
         "stuck",
@@ -661,12 +673,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", type=parse_since, metavar="T", help="updated at or after T: ISO 8601, or 30m, 24h, 7d ago"
     )
     replaying.add_argument("--dry-run", action="store_true", help="print what would be requeued, change nothing")
-    replaying.add_argument("--max", type=int, metavar="N", help="at most N deliveries")
+    replaying.add_argument("--max", type=positive, metavar="N", help="at most N deliveries")
     replaying.set_defaults(run=replay)
 
     dlq = commands.add_parser("dlq", help="the delivery dead-letter queue").add_subparsers(dest="action", required=True)
     listing = dlq.add_parser("list", parents=[where], help="list messages without consuming them")
-    listing.add_argument("--max", type=int, metavar="N", help="at most N messages")
+    listing.add_argument("--max", type=positive, metavar="N", help="at most N messages")
     listing.set_defaults(run=dlq_list)
     redrive = dlq.add_parser(
         "redrive",
@@ -675,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exit status 1 when a message was left in the DLQ (malformed, unknown or in-doubt delivery, ...).",
     )
     redrive.add_argument("--dry-run", action="store_true", help="list what would happen, change nothing")
-    redrive.add_argument("--max", type=int, metavar="N", help="at most N messages")
+    redrive.add_argument("--max", type=positive, metavar="N", help="at most N messages")
     redrive.set_defaults(run=dlq_redrive)
     return parser
 
