@@ -421,6 +421,8 @@ def test_resolve_needs_exactly_one_of_delivered_or_resend(store, capsys):
         with pytest.raises(SystemExit) as exited:
             cli.main(["order", "resolve", "order-1", "signcustomiser", *choices, "--table", TABLE])
         assert exited.value.code == 2
+    code, _, err = run(capsys, "order", "resolve", "order-1", "signcustomiser", "--resend", "--reference", "5001")
+    assert code == 1 and "--reference goes with --delivered" in err
     assert delivery(store, "signcustomiser").state is DeliveryState.IN_DOUBT
 
 

@@ -63,7 +63,7 @@ RESOLVE_HINT = (
     "check the destination, then run `signbridge order resolve {order_id} {destination} --delivered` "
     "(it has the order) or `--resend` (it has not)"
 )
-OPERATOR_REFERENCE = "resolved by an operator at"
+OPERATOR_REFERENCE = "resolved-by-operator"
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # Long enough to hide a message for the whole run (so it is not read twice), short enough that a
 # message we leave behind reappears soon even if the release at the end never happens.
@@ -294,6 +294,8 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
 def order_resolve(args: argparse.Namespace, target: Target) -> int:
     """Settle an in-doubt delivery after checking the destination by hand: it has the order
     (--delivered), or it has not (--resend: the next attempt sends without waiting)."""
+    if args.reference and not args.delivered:
+        raise ConsoleError("--reference goes with --delivered (the destination's id of the order it has).")
     store = target.store()
     delivery = store.get_delivery(args.order_id, args.destination)
     where = f"{args.order_id} / {args.destination}"
@@ -309,7 +311,7 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
     since = iso(delivery.in_doubt_since) or "an unknown time"
     now, at = clock()
     if args.delivered:
-        reference = args.reference or f"{OPERATOR_REFERENCE} {at}"
+        reference = args.reference or f"{OPERATOR_REFERENCE}-{at}"
         if args.dry_run:
             print(f"would settle {where}: in_doubt (since {since}) -> delivered, reference {reference!r}")
             return 0
