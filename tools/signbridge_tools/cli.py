@@ -1,15 +1,20 @@
-"""signbridge: the operator console. Where an order stands, retrying its deliveries, redriving the DLQ.
+"""signbridge: the operator console. Where an order stands; retrying, replaying and settling its
+deliveries; listing deliveries by state; redriving the DLQ.
 
     signbridge order show ORDER_ID [--json]
     signbridge order retry ORDER_ID [--destination NAME] [--dry-run] [--force]
-    signbridge dlq list
-    signbridge dlq redrive [--dry-run] [--max N]
+    signbridge order resolve ORDER_ID DESTINATION (--delivered [--reference REF] | --resend) [--dry-run]
+    signbridge deliveries failed|held|in-doubt|retrying|pending|sending [--destination NAME] [--since T] [--max N]
     signbridge deliveries stuck [--older-than-minutes M] [--requeue] [--dry-run]
+    signbridge replay --destination NAME --state STATE [--since T] [--dry-run] [--max N]
+    signbridge dlq list [--max N]
+    signbridge dlq redrive [--dry-run] [--max N]
 
 Every command takes where to find the stack: --table/--dlq-url/--region/--endpoint-url, or
 --stack NAME (CloudFormation outputs), or --local (.local/stack.json of the local stack).
-A retried delivery goes back to ``pending``; the table's stream then enqueues it again, so the
-console never sends to the delivery queue itself.
+A retried or replayed delivery goes back to ``pending`` with a fresh retry horizon and a new
+message generation; the table's stream then enqueues it again, so the console never sends to the
+delivery queue itself. Lists read the ``ByDeliveryState`` index, never the whole table.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +35,36 @@ from botocore.exceptions import BotoCoreError, ClientError
 from signbridge.errors import StoreUnavailable
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryRecord, DeliveryState
+from signbridge.settings import Destination
 from signbridge.store.table import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STACK_FILE = ROOT / ".local" / "stack.json"
-RETRYABLE = (DeliveryState.FAILED, DeliveryState.RETRYING, DeliveryState.PENDING, DeliveryState.SENDING)
+# States an operator may put back to pending. Not in_doubt (settled with `order resolve`: a blind
+# resend could make a second Sign Customiser order), not delivered or skipped (settled: sent once).
+RETRYABLE = (
+    DeliveryState.FAILED,
+    DeliveryState.RETRYING,
+    DeliveryState.PENDING,
+    DeliveryState.SENDING,
+    DeliveryState.HELD,
+)
+# `deliveries stuck`: states whose next step is a queue message, so an old due time means it is late.
+STUCK_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING, DeliveryState.HELD)
+LISTED_STATES = (
+    DeliveryState.FAILED,
+    DeliveryState.HELD,
+    DeliveryState.IN_DOUBT,
+    DeliveryState.RETRYING,
+    DeliveryState.PENDING,
+    DeliveryState.SENDING,
+)
+RESOLVE_HINT = (
+    "check the destination, then run `signbridge order resolve {order_id} {destination} --delivered` "
+    "(it has the order) or `--resend` (it has not)"
+)
+OPERATOR_REFERENCE = "resolved-by-operator"
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # Long enough to hide a message for the whole run (so it is not read twice), short enough that a
 # message we leave behind reappears soon even if the release at the end never happens.
 RECEIVE_VISIBILITY_SECONDS = 30
@@ -98,8 +128,63 @@ def resolve_target(args: argparse.Namespace) -> Target:
     return target
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
+def clock() -> tuple[int, str]:
+    """Now, as the store's Unix second and as the ISO time written to ``updated_at``."""
+    now = datetime.now(UTC)
+    return int(now.timestamp()), now.isoformat()
+
+
+def iso(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def next_attempt(delivery: DeliveryRecord) -> str | None:
+    """When the queue brings the delivery back by itself (nothing for failed or settled ones)."""
+    return None if delivery.state.terminal else iso(delivery.next_attempt_at)
+
+
+def parse_since(value: str) -> datetime:
+    """ISO 8601 (a time without offset is UTC) or a duration back from now: 90s, 30m, 24h, 7d."""
+    text = value.strip()
+    if text[:-1].isdigit() and text[-1:].lower() in DURATION_UNITS:
+        return datetime.now(UTC) - timedelta(seconds=int(text[:-1]) * DURATION_UNITS[text[-1].lower()])
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither an ISO 8601 time (2026-11-20T08:00:00Z) nor a duration (30m, 24h, 7d)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
+def updated_since(delivery: DeliveryRecord, since: datetime | None) -> bool:
+    if since is None:
+        return True
+    updated = datetime.fromisoformat(delivery.updated_at)
+    return (updated if updated.tzinfo else updated.replace(tzinfo=UTC)) >= since
+
+
+def destination_names(destination: str | None) -> list[str]:
+    """The destinations a command looks at: the one named, or every known one."""
+    known = [d.value for d in Destination]
+    if destination is None:
+        return known
+    if destination not in known:
+        raise ConsoleError(f"Unknown destination {destination!r} (known: {', '.join(known)}).")
+    return [destination]
+
+
+def requeue(store: Store, delivery: DeliveryRecord) -> bool:
+    """Back to pending, only if it is still in the state the operator saw (else False)."""
+    now, at = clock()
+    return store.requeue_delivery(delivery.order_id, delivery.destination, at, now, states=(delivery.state,))
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -130,13 +215,43 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
         print(json.dumps(order_view(state), indent=2, sort_keys=True))
         return 0
     print(f"order {state.order.order_id} (origin {state.order.origin}, received {state.order.received_at})")
+    deliveries = sorted(state.deliveries, key=lambda d: d.destination)
     rows = [
-        (d.destination, d.state, d.attempts, d.destination_ref, describe_error(d), d.updated_at)
-        for d in sorted(state.deliveries, key=lambda d: d.destination)
+        (
+            d.destination,
+            d.state,
+            d.attempts,
+            next_attempt(d),
+            iso(d.in_doubt_since),
+            d.destination_ref,
+            d.updated_at,
+            describe_error(d),
+        )
+        for d in deliveries
     ]
-    print_table(("DESTINATION", "STATE", "ATTEMPTS", "DESTINATION_REF", "LAST_ERROR", "UPDATED_AT"), rows)
+    print_table(
+        (
+            "DESTINATION",
+            "STATE",
+            "ATTEMPTS",
+            "NEXT_ATTEMPT",
+            "IN_DOUBT_SINCE",
+            "DESTINATION_REF",
+            "UPDATED_AT",
+            "LAST_ERROR",
+        ),
+        rows,
+    )
     if state.sc_order_ids:
         print("Sign Customiser order ids: " + ", ".join(str(i) for i in state.sc_order_ids))
+    for d in deliveries:
+        if d.state is DeliveryState.IN_DOUBT:
+            hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
+            if d.next_attempt_at is not None:  # still within its grace
+                hint = (
+                    f"waiting for its own order:created webhook until {iso(d.next_attempt_at)}; if none comes, {hint}"
+                )
+            print(f"{d.destination} is in doubt: {hint}")
     return 0
 
 
@@ -155,20 +270,64 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
     unchanged = 0
     for d in deliveries:
         where = f"{d.order_id} / {d.destination}"
-        if d.state not in RETRYABLE:
+        if d.state is DeliveryState.IN_DOUBT:
+            # A blind resend could make a second order at a destination without a duplicate rule.
+            hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
+            print(f"left       {where}: in doubt; {hint}")
+            unchanged += 1
+        elif d.state not in RETRYABLE:
             print(f"left       {where}: {d.state}")
             unchanged += 1
         elif lease_active(d) and not args.force:
             # The attempt under way may still succeed; requeueing now only adds a message that waits for its lease.
-            print(f"left       {where}: an attempt is under way (lease until {d.lease_until}); use --force")
+            print(f"left       {where}: an attempt is under way (lease until {iso(d.lease_until)}); use --force")
             unchanged += 1
-        elif args.dry_run or store.requeue_delivery(d.order_id, d.destination, now_iso()):
+        elif args.dry_run or requeue(store, d):
             print(f"{verb:<10} {where}: {d.state} -> pending")
         else:
             print(f"left       {where}: its state changed meanwhile")
             unchanged += 1
     # Asking for one destination that cannot be retried is a failure; a whole-order sweep is not.
     return 1 if args.destination and unchanged else 0
+
+
+def order_resolve(args: argparse.Namespace, target: Target) -> int:
+    """Settle an in-doubt delivery after checking the destination by hand: it has the order
+    (--delivered), or it has not (--resend: the next attempt sends without waiting)."""
+    if args.reference and not args.delivered:
+        raise ConsoleError("--reference goes with --delivered (the destination's id of the order it has).")
+    store = target.store()
+    delivery = store.get_delivery(args.order_id, args.destination)
+    where = f"{args.order_id} / {args.destination}"
+    if delivery is None:
+        if store.get_order_state(args.order_id) is None:
+            raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+        raise ConsoleError(f"Order {args.order_id!r} has no delivery to {args.destination!r}.")
+    if delivery.state is not DeliveryState.IN_DOUBT:
+        raise ConsoleError(
+            f"{where} is {delivery.state}, not in doubt: nothing to resolve, nothing changed"
+            + (" (use `signbridge order retry` to send it again)." if delivery.state in RETRYABLE else ".")
+        )
+    since = iso(delivery.in_doubt_since) or "an unknown time"
+    now, at = clock()
+    if args.delivered:
+        reference = args.reference or f"{OPERATOR_REFERENCE}-{at}"
+        if args.dry_run:
+            print(f"would settle {where}: in_doubt (since {since}) -> delivered, reference {reference!r}")
+            return 0
+        if not store.resolve_delivered(args.order_id, args.destination, at, reference):
+            raise ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
+        print(f"settled      {where}: in_doubt (since {since}) -> delivered, reference {reference!r}")
+        return 0
+    if args.dry_run:
+        print(f"would resend {where}: in_doubt (since {since}) -> pending; the next attempt sends again")
+        return 0
+    if not store.requeue_delivery(
+        args.order_id, args.destination, at, now, states=(DeliveryState.IN_DOUBT,), forget_doubt=True
+    ):
+        raise ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
+    print(f"resent       {where}: in_doubt (since {since}) -> pending; the next attempt sends again")
+    return 0
 
 
 # --- dlq ------------------------------------------------------------------------------------
@@ -180,15 +339,19 @@ class DlqMessage:
     receives: str
     sent_at: str
 
-    def delivery_key(self) -> tuple[str, str]:
-        """(order_id, destination), or ValueError for a body the outbox would never have written."""
+    def delivery_key(self) -> tuple[str, str, int]:
+        """(order_id, destination, gen), or ValueError for a body the outbox would never have written
+        (messages written before generations existed have no ``gen``: generation 0)."""
         try:
             data = json.loads(self.body)
         except json.JSONDecodeError as exc:
             raise ValueError(f"body is not JSON ({exc.msg})") from exc
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("order_id", "destination")):
             raise ValueError("body lacks order_id/destination strings")
-        return data["order_id"], data["destination"]
+        gen = data.get("gen", 0)
+        if not isinstance(gen, int) or isinstance(gen, bool):
+            raise ValueError("body's gen is not an integer")
+        return data["order_id"], data["destination"], gen
 
 
 def receive_all(sqs: Any, queue_url: str, limit: int | None) -> Iterator[DlqMessage]:
@@ -236,14 +399,14 @@ def dlq_list(args: argparse.Namespace, target: Target) -> int:
     rows: list[tuple[object, ...]] = []
     for m in messages:
         try:
-            order_id, destination = m.delivery_key()
+            order_id, destination, gen = m.delivery_key()
         except ValueError as exc:
-            rows.append((m.message_id, m.sent_at, m.receives, f"malformed: {exc}", None, None))
+            rows.append((m.message_id, m.sent_at, m.receives, f"malformed: {exc}", None, None, None))
             continue
         delivery = store.get_delivery(order_id, destination) if store else None
         current = (delivery.state if delivery else "not found") if store else None
-        rows.append((m.message_id, m.sent_at, m.receives, order_id, destination, current))
-    print_table(("MESSAGE_ID", "SENT_AT", "RECEIVES", "ORDER_ID", "DESTINATION", "STATE_NOW"), rows)
+        rows.append((m.message_id, m.sent_at, m.receives, order_id, destination, gen, current))
+    print_table(("MESSAGE_ID", "SENT_AT", "RECEIVES", "ORDER_ID", "DESTINATION", "GEN", "STATE_NOW"), rows)
     print(f"{len(messages)} message(s) in {url}")
     return 0
 
@@ -264,7 +427,7 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
 
     for m in receive_all(sqs, url, args.max):
         try:
-            order_id, destination = m.delivery_key()
+            order_id, destination, _gen = m.delivery_key()
         except ValueError as exc:
             outcome("left", m, f"malformed: {exc}: {m.body[:200]!r}")
             continue
@@ -272,11 +435,14 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
         delivery = store.get_delivery(order_id, destination)
         if delivery is None:
             outcome("left", m, f"{where}: no such delivery in table {target.table_name}")
-        elif delivery.state in (DeliveryState.DELIVERED, DeliveryState.SKIPPED):
+        elif delivery.state.settled:
             outcome("deleted", m, f"{where}: already {delivery.state}")
+        elif delivery.state is DeliveryState.IN_DOUBT:
+            hint = RESOLVE_HINT.format(order_id=order_id, destination=destination)
+            outcome("left", m, f"{where}: in doubt; {hint}")
         elif lease_active(delivery):
-            outcome("left", m, f"{where}: an attempt is under way (lease until {delivery.lease_until})")
-        elif args.dry_run or store.requeue_delivery(order_id, destination, now_iso()):
+            outcome("left", m, f"{where}: an attempt is under way (lease until {iso(delivery.lease_until)})")
+        elif args.dry_run or requeue(store, delivery):
             outcome("requeued", m, f"{where}: {delivery.state} -> pending")
         else:
             outcome("left", m, f"{where}: its state changed meanwhile; run again")
@@ -287,26 +453,128 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
 
 
 # --- deliveries -----------------------------------------------------------------------------
-def deliveries_stuck(args: argparse.Namespace, target: Target) -> int:
-    """Deliveries that should have settled by now: after an outbox alarm (its records were given
-    up), or any doubt that a message is still on its way. --requeue puts them back to pending."""
+def delivery_rows(deliveries: Sequence[DeliveryRecord]) -> list[tuple[object, ...]]:
+    return [
+        (d.order_id, d.destination, d.state, d.attempts, d.updated_at, next_attempt(d), describe_error(d))
+        for d in deliveries
+    ]
+
+
+DELIVERY_HEADER = ("ORDER_ID", "DESTINATION", "STATE", "ATTEMPTS", "UPDATED_AT", "NEXT_ATTEMPT", "LAST_ERROR")
+
+
+def find_deliveries(
+    store: Store, destinations: Sequence[str], state: DeliveryState, since: datetime | None, limit: int | None
+) -> tuple[list[DeliveryRecord], bool]:
+    """Deliveries in ``state`` updated at or after ``since``, oldest change first, from the index;
+    and whether ``limit`` cut the list short."""
+    found: list[DeliveryRecord] = []
+    for destination in destinations:
+        taken = 0
+        for d in store.deliveries_in_state(destination, state):
+            if not updated_since(d, since):
+                continue
+            found.append(d)
+            taken += 1
+            if limit is not None and taken > limit:  # one more than asked: enough to say more match
+                break
+    found.sort(key=lambda d: (d.updated_at, d.order_id, d.destination))
+    if limit is not None and len(found) > limit:
+        return found[:limit], True
+    return found, False
+
+
+def deliveries_in_state(args: argparse.Namespace, target: Target) -> int:
+    """One state's deliveries across orders (every destination unless --destination)."""
     store = target.store()
-    cutoff = datetime.fromtimestamp(time.time() - args.older_than_minutes * 60, UTC).isoformat()
-    stuck = sorted(store.unsettled_deliveries(cutoff), key=lambda d: (d.updated_at, d.order_id, d.destination))
-    rows = [(d.order_id, d.destination, d.state, d.attempts, d.updated_at) for d in stuck]
-    print_table(("ORDER_ID", "DESTINATION", "STATE", "ATTEMPTS", "UPDATED_AT"), rows)
-    print(f"{len(stuck)} delivery(ies) unsettled for more than {args.older_than_minutes} minute(s)")
+    state: DeliveryState = args.state
+    found, cut = find_deliveries(store, destination_names(args.destination), state, args.since, args.max)
+    print_table(DELIVERY_HEADER, delivery_rows(found))
+    since = f" updated since {args.since.isoformat(timespec='seconds')}" if args.since else ""
+    more = f" (the first {args.max}; more match)" if cut else ""
+    print(f"{len(found)} delivery(ies) {state}{since}{more}")
+    if state is DeliveryState.IN_DOUBT and found:
+        print("Settle each one: " + RESOLVE_HINT.format(order_id="ORDER_ID", destination="DESTINATION"))
+    return 0
+
+
+def deliveries_stuck(args: argparse.Namespace, target: Target) -> int:
+    """Deliveries that should have moved by now and have not (their due time in the index is
+    older than the cutoff): a record the outbox gave up on, a lost message, a dead worker.
+    --requeue puts them back to pending."""
+    store = target.store()
+    cutoff = int(time.time()) - args.older_than_minutes * 60
+    stuck = sorted(
+        (
+            d
+            for destination in destination_names(None)
+            for state in STUCK_STATES
+            for d in store.deliveries_in_state(destination, state, due_before=cutoff)
+        ),
+        key=lambda d: (d.updated_at, d.order_id, d.destination),
+    )
+    print_table(DELIVERY_HEADER, delivery_rows(stuck))
+    print(f"{len(stuck)} delivery(ies) overdue by more than {args.older_than_minutes} minute(s)")
     if not args.requeue:
         return 0
     for d in stuck:
         where = f"{d.order_id} / {d.destination}"
         if args.dry_run:
             print(f"would requeue {where}: {d.state} -> pending")
-        elif store.requeue_delivery(d.order_id, d.destination, now_iso()):
+        elif requeue(store, d):
             print(f"requeued      {where}: {d.state} -> pending")
         else:
             print(f"left          {where}: its state changed meanwhile")
     return 0
+
+
+# --- replay ---------------------------------------------------------------------------------
+def replay_state(name: str) -> DeliveryState:
+    """The state a replay selects; refused with the reason for states a replay must not touch."""
+    try:
+        state = DeliveryState(name.replace("-", "_"))
+    except ValueError:
+        names = ", ".join(s.value for s in RETRYABLE)
+        raise ConsoleError(f"Unknown state {name!r} (replay takes: {names}).") from None
+    if state is DeliveryState.IN_DOUBT:
+        raise ConsoleError(
+            "In-doubt deliveries are not replayed: the destination may already have the order and a blind "
+            "resend could create a second one. List them with `signbridge deliveries in-doubt`, then settle "
+            "each with `signbridge order resolve ORDER_ID DESTINATION --delivered|--resend`."
+        )
+    if state.settled:
+        raise ConsoleError(f"{state} deliveries are settled: replaying them could send an order twice.")
+    return state
+
+
+def replay(args: argparse.Namespace, target: Target) -> int:
+    """Requeue every delivery of one destination in one state (updated since --since); each gets a
+    fresh retry horizon and a new message generation, so the exactly-once rules still apply."""
+    state = replay_state(args.state)
+    [destination] = destination_names(args.destination)
+    store = target.store()
+    # Read first, then write: each requeue moves its delivery out of the index partition being read.
+    matched, cut = find_deliveries(store, [destination], state, args.since, args.max)
+    verb = "would requeue" if args.dry_run else "requeued"
+    left = 0
+    for d in matched:
+        where = f"{d.order_id} / {d.destination}"
+        if lease_active(d):
+            print(f"left          {where}: an attempt is under way (lease until {iso(d.lease_until)})")
+            left += 1
+        elif args.dry_run or requeue(store, d):
+            print(f"{verb:<13} {where}: {d.state} -> pending")
+        else:
+            print(f"left          {where}: its state changed meanwhile")
+            left += 1
+    summary = f"{len(matched)} {state} delivery(ies) to {destination} matched"
+    if args.since:
+        summary += f" (updated since {args.since.isoformat(timespec='seconds')})"
+    summary += f": {len(matched) - left} {verb}, {left} left"
+    if cut:
+        summary += f"; stopped at --max {args.max}, more match"
+    print(summary + (" (dry run, nothing changed)" if args.dry_run else ""))
+    return 1 if left else 0
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -325,39 +593,104 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     order = commands.add_parser("order", help="an order's deliveries").add_subparsers(dest="action", required=True)
-    show = order.add_parser("show", parents=[where], help="state per destination")
+    show = order.add_parser(
+        "show",
+        parents=[where],
+        help="state per destination: attempts, next attempt, in doubt since, reference, last error",
+    )
     show.add_argument("order_id")
     show.add_argument("--json", action="store_true", help="the GET /orders/{order_id} view")
     show.set_defaults(run=order_show)
-    retry = order.add_parser("retry", parents=[where], help="put failed or stuck deliveries back to pending")
+    retry = order.add_parser(
+        "retry",
+        parents=[where],
+        help="put failed, held or stuck deliveries back to pending",
+        description="Retries deliveries that are failed, held, retrying, pending or sending. An in-doubt "
+        "delivery is refused (settle it with `order resolve`); delivered and skipped ones are left.",
+    )
     retry.add_argument("order_id")
     retry.add_argument("--destination", metavar="NAME", help="only this destination (default: every retryable one)")
     retry.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     retry.add_argument("--force", action="store_true", help="also requeue a delivery whose attempt is under way")
     retry.set_defaults(run=order_retry)
+    resolve = order.add_parser(
+        "resolve",
+        parents=[where],
+        help="settle an in-doubt delivery: the destination has it (--delivered) or not (--resend)",
+        description="Only for a delivery in doubt (an attempt whose answer was never heard, not confirmed "
+        "by the destination's own webhook). Check the destination first. Anything else is refused, "
+        "exit status 1, nothing changed.",
+    )
+    resolve.add_argument("order_id")
+    resolve.add_argument("destination")
+    outcome = resolve.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--delivered", action="store_true", help="the destination has the order: mark it delivered")
+    outcome.add_argument("--resend", action="store_true", help="it does not: send it again (back to pending)")
+    resolve.add_argument("--reference", metavar="REF", help="with --delivered: the destination's order id")
+    resolve.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    resolve.set_defaults(run=order_resolve)
+
+    deliveries = commands.add_parser("deliveries", help="deliveries across orders (from the state index)")
+    by_state = deliveries.add_subparsers(dest="action", required=True, metavar="STATE|stuck")
+    for state in LISTED_STATES:
+        aliases = [state.value] if "_" in state.value else []
+        listing_state = by_state.add_parser(
+            state.value.replace("_", "-"),
+            aliases=aliases,
+            parents=[where],
+            help=f"list {state} deliveries",
+            description=f"{state.value} deliveries, oldest change first, from the ByDeliveryState index "
+            "(never a table scan).",
+        )
+        listing_state.add_argument("--destination", metavar="NAME", help="only this destination (default: all)")
+        listing_state.add_argument(
+            "--since", type=parse_since, metavar="T", help="updated at or after T: ISO 8601, or 30m, 24h, 7d ago"
+        )
+        listing_state.add_argument("--max", type=positive, metavar="N", help="at most N deliveries")
+        listing_state.set_defaults(run=deliveries_in_state, state=state)
+    stuck = by_state.add_parser(
+        "stuck",
+        parents=[where],
+        help="pending/sending/retrying/held and overdue (from the index)",
+        description="Deliveries whose next step is overdue by more than M minutes: an outbox record given "
+        "up, a lost message, a worker that died mid-attempt.",
+    )
+    stuck.add_argument("--older-than-minutes", type=int, default=60, metavar="M", help="default 60")
+    stuck.add_argument("--requeue", action="store_true", help="put them back to pending (the stream re-enqueues)")
+    stuck.add_argument("--dry-run", action="store_true", help="with --requeue: print, change nothing")
+    stuck.set_defaults(run=deliveries_stuck)
+
+    replaying = commands.add_parser(
+        "replay",
+        parents=[where],
+        help="requeue every delivery of one destination in one state",
+        description="Requeues each matching delivery (a fresh retry horizon, a new message generation; the "
+        "table's stream enqueues it). STATE: failed, held, retrying, pending or sending. In-doubt deliveries "
+        "are refused (use `order resolve`), delivered and skipped ones too (they are settled). Exit status 1 "
+        "when a matching delivery could not be requeued.",
+    )
+    replaying.add_argument("--destination", required=True, metavar="NAME")
+    replaying.add_argument("--state", required=True, metavar="STATE")
+    replaying.add_argument(
+        "--since", type=parse_since, metavar="T", help="updated at or after T: ISO 8601, or 30m, 24h, 7d ago"
+    )
+    replaying.add_argument("--dry-run", action="store_true", help="print what would be requeued, change nothing")
+    replaying.add_argument("--max", type=positive, metavar="N", help="at most N deliveries")
+    replaying.set_defaults(run=replay)
 
     dlq = commands.add_parser("dlq", help="the delivery dead-letter queue").add_subparsers(dest="action", required=True)
     listing = dlq.add_parser("list", parents=[where], help="list messages without consuming them")
-    listing.add_argument("--max", type=int, metavar="N", help="at most N messages")
+    listing.add_argument("--max", type=positive, metavar="N", help="at most N messages")
     listing.set_defaults(run=dlq_list)
     redrive = dlq.add_parser(
         "redrive",
         parents=[where],
         help="requeue each message's delivery, then delete the message",
-        description="Exit status 1 when a message was left in the DLQ (malformed, unknown delivery, ...).",
+        description="Exit status 1 when a message was left in the DLQ (malformed, unknown or in-doubt delivery, ...).",
     )
     redrive.add_argument("--dry-run", action="store_true", help="list what would happen, change nothing")
-    redrive.add_argument("--max", type=int, metavar="N", help="at most N messages")
+    redrive.add_argument("--max", type=positive, metavar="N", help="at most N messages")
     redrive.set_defaults(run=dlq_redrive)
-
-    deliveries = commands.add_parser("deliveries", help="deliveries across orders").add_subparsers(
-        dest="action", required=True
-    )
-    stuck = deliveries.add_parser("stuck", parents=[where], help="pending/sending/retrying for too long (a Scan)")
-    stuck.add_argument("--older-than-minutes", type=int, default=60, metavar="M", help="default 60")
-    stuck.add_argument("--requeue", action="store_true", help="put them back to pending (the stream re-enqueues)")
-    stuck.add_argument("--dry-run", action="store_true", help="with --requeue: print, change nothing")
-    stuck.set_defaults(run=deliveries_stuck)
     return parser
 
 
