@@ -150,3 +150,53 @@ def test_unknown_order_is_404(stack, http):
     response = http.get(f"{stack['orders_url']}/nope-{uuid.uuid4().hex}", headers={"x-api-key": stack["api_key"]})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_sign_customiser_answering_502_after_acting_gets_one_order_confirmed_by_its_webhook(stack, http):
+    # Given Sign Customiser sends its order:created webhooks to our stack, and its gateway answers
+    # 502 to our next order after Sign Customiser has created it
+    sc = stack["fakes"]["signcustomiser"]
+    control = sc["control_url"]
+    http.post(f"{control}/config", json={"webhook_url": stack["webhook_url"], "webhook_secret": sc["webhook_secret"]})
+    try:
+        http.post(f"{control}/faults", json=[{"status": 502, "accept": True}])
+        body = new_product()
+        external_id = http.post(
+            stack["create_product_url"], content=body, headers=signed(stack["integration_secret"], body)
+        ).json()["external_id"]
+        order = fixture("canonical_order.json") | {"id": f"e2e-{uuid.uuid4().hex[:10]}"}
+        order["line_items"][0].update(external_id=external_id, variant_id=external_id)
+        headers = {"x-api-key": stack["api_key"]}
+        assert http.post(stack["orders_url"], json=order, headers=headers).status_code == 202
+
+        view = wait_until_settled(http, f"{stack['orders_url']}/{order['id']}", headers)
+    finally:
+        http.post(f"{control}/config", json={"webhook_url": None})
+
+    # Then it was never sent twice: the webhook settled the unanswered attempt
+    assert view["deliveries"]["signcustomiser"]["state"] == "delivered"
+    assert http.get(f"{control}/orders").json()["counts"][order["id"]] == 1
+    sent = [
+        r
+        for r in http.get(f"{control}/requests").json()["requests"]
+        if (r["body"] or {}).get("external_id") == order["id"]
+    ]
+    assert len(sent) == 1
+
+
+def test_the_deployed_sweeper_reads_the_state_index_and_reports(stack):
+    import boto3
+
+    session = {"region_name": stack["region"], "endpoint_url": stack["endpoint_url"]}
+    credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    resources = boto3.client("cloudformation", **session, **credentials).describe_stack_resources(
+        StackName=stack["stack_name"], LogicalResourceId="SweeperFunction"
+    )["StackResources"]
+    name = resources[0]["PhysicalResourceId"]
+
+    result = boto3.client("lambda", **session, **credentials).invoke(FunctionName=name, Payload=b"{}")
+
+    assert "FunctionError" not in result
+    summary = json.loads(result["Payload"].read())
+    assert summary["awaiting_operator"] == 0 and summary["reenqueued"] >= 0
+    assert isinstance(summary["counts"], dict)

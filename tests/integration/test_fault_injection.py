@@ -94,8 +94,12 @@ def test_every_order_reaches_every_destination_exactly_once_despite_faults(
         local_pipeline.run_until_idle(timeout=300)
 
     expected = dict.fromkeys(order_ids, 1)
-    lost = {name: sum(1 for i in order_ids if i not in fake.counts()) for name, fake in zip(crashes, fakes, strict=False)}
-    extra = {name: sum(n - 1 for n in fake.counts().values() if n > 1) for name, fake in zip(crashes, fakes, strict=False)}
+    lost = {
+        name: sum(1 for i in order_ids if i not in fake.counts()) for name, fake in zip(crashes, fakes, strict=False)
+    }
+    extra = {
+        name: sum(n - 1 for n in fake.counts().values() if n > 1) for name, fake in zip(crashes, fakes, strict=False)
+    }
     unsettled = [
         (order_id, d.destination, d.state)
         for order_id in order_ids

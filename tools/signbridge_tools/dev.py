@@ -89,8 +89,16 @@ def deploy(fakes: dict[str, Any]) -> dict[str, str]:
         "DropdayAccountId": fakes["dropday"]["account_id"],
         "DropdaySource": "signbridge-local",
         "OnwardBaseUrl": fakes["onward"]["url"],
-        # A retry's wait is short locally so the demo finishes quickly.
-        "MaxDeliveryAttempts": "8",
+        # Waits are short locally so the demo and the end-to-end tests finish quickly.
+        "RetryBaseSeconds": "2",
+        "RetryMaxSeconds": "10",
+        "HeldRetrySeconds": "5",
+        "SignCustomiserInDoubtGraceSeconds": "10",
+        "SweepIntervalMinutes": "1",
+        "SweepGraceSeconds": "60",
+        # MiniStack hands the template's MaximumConcurrency to its SQS poller as a string, which
+        # stops the poller; 0 leaves ScalingConfig out (no cap), as the template allows.
+        "ForwarderMaxConcurrency": "0",
     }
     env = {
         **os.environ,
