@@ -424,6 +424,17 @@ def test_accept_then_drop_creates_but_never_answers(provider):
     )
 
 
+def test_accept_then_status_creates_and_answers_the_error(provider):
+    # Given a gateway that answers 502 after the application acted
+    spec, fake, client = provider
+    fake.add_faults({"status": 502, "accept": True})
+    # When the order is posted, Then the client sees the 502...
+    assert client.post(spec.path, json=spec.payload, headers=spec.headers).status_code == 502
+    # ...but the destination has the order
+    assert fake.created_count(spec.key) == 1
+    assert fake.requests[0]["outcome"] == "accepted_then_answered"
+
+
 def test_hang_triggers_client_timeout_then_processes(dropday):
     # Given a hang longer than the client's timeout
     dropday.add_faults({"hang": 0.4})
