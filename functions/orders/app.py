@@ -41,7 +41,9 @@ def create_order() -> Response:
 @app.get("/orders/<order_id>")
 @tracer.capture_method
 def get_order(order_id: str) -> dict[str, Any]:
-    return order_view(find_order(order_id, runtime.store()))
+    # The route captures the raw path segment; API Gateway's pathParameters hold it decoded.
+    decoded = (app.current_event.path_parameters or {}).get("order_id", order_id)
+    return order_view(find_order(decoded, runtime.store()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
