@@ -20,7 +20,7 @@ def api_routes() -> list[tuple[str, str]]:
 
 def method_setting(path: str, method: str) -> dict[str, Any]:
     settings = template()["Resources"]["Api"]["Properties"]["MethodSettings"]
-    encoded = "/" + path.lstrip("/").replace("/", "~1")
+    encoded = "/" + path.replace("/", "~1")  # CloudFormation writes each slash of the path as ~1
     matches = [s for s in settings if s["ResourcePath"] == encoded and s["HttpMethod"] == method]
     assert len(matches) == 1, f"{method} {path} has {len(matches)} throttle settings"
     return dict(matches[0])
