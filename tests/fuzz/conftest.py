@@ -1,5 +1,5 @@
-"""Fuzz suites: each test records how many cases it ran and the statuses it saw, and the run
-ends with one table of them (also under pytest-xdist: the figures travel in the reports)."""
+"""Fuzz suites: each test records how many cases it ran and the statuses it saw in its report;
+``tests.fuzz.summary`` prints them as one table at the end of the run."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import load_function
-
-PROPERTY = "fuzz_statuses"
+from tests.fuzz.summary import PROPERTY
 
 
 class StatusTally:
@@ -40,26 +39,3 @@ def tally(record_property: Any) -> StatusTally:
 def handlers(table: Any) -> dict[str, Any]:
     """The three API functions, on the moto table."""
     return {name: load_function(name).handler for name in ("products", "webhooks", "orders")}
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    rows: dict[str, dict[str, int]] = {}
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if getattr(report, "when", None) != "call":
-                continue
-            for name, value in getattr(report, "user_properties", []):
-                if name == PROPERTY:
-                    rows[report.nodeid.split("::")[-1]] = json.loads(value)
-    if not rows:
-        return
-    terminalreporter.section("fuzz: cases and statuses")
-    total: Counter[str] = Counter()
-    for test, seen in sorted(rows.items()):
-        total.update(seen)
-        statuses = ", ".join(f"{status}: {count}" for status, count in seen.items())
-        terminalreporter.write_line(f"{test}: {sum(seen.values())} cases; {statuses}")
-    statuses = ", ".join(f"{status}: {count}" for status, count in sorted(total.items()))
-    terminalreporter.write_line(f"all: {sum(total.values())} cases; {statuses}")
-    bad = total.get("500", 0) + total.get("503", 0)
-    terminalreporter.write_line(f"500 or 503: {bad}")
