@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import INTEGRATION_SECRET, WEBHOOK_SECRETS, load_function
+from tests.handlers.test_products import platform  # noqa: F401 - the platform fixture
 from tests.support.events import api_event, fixture, response_json, signed_headers
 
 PRODUCT = fixture("signcustomiser_product_created.json")
@@ -245,3 +246,13 @@ def test_a_redelivered_webhook_whose_order_conflicts_is_acknowledged_not_409(
 
     assert [r["statusCode"] for r in responses] == [200, 200]
     assert '"WebhookOrderNotForwarded"' in capsys.readouterr().out
+
+
+def test_an_id_the_store_refuses_as_a_key_is_422_not_503(table, lambda_context, platform):  # noqa: F811
+    # Given the platform (EXTERNAL_ID_MODE=platform) answers an id past DynamoDB's 2 KB key size
+    platform.answers.append((200, {"id": "x" * 3000}, 0))
+
+    response = post(lambda_context, "products", json.dumps(PRODUCT).encode())
+
+    assert error_of(response)[:2] == (422, "not_storable")
+    assert table_items(table) == []
