@@ -45,7 +45,7 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Every place in the example a value can be put: each existing one, and a new key per object."""
     found = [prefix] if prefix else []
     if isinstance(value, dict):
-        found.append((*prefix, "fuzz_extra"))
+        found += [(*prefix, "fuzz_extra"), (*prefix, "quantity")]  # quantity: read though undeclared
         for key, item in value.items():
             found += paths(item, (*prefix, key))
     elif isinstance(value, list):

@@ -256,3 +256,14 @@ def test_an_id_the_store_refuses_as_a_key_is_422_not_503(table, lambda_context, 
 
     assert error_of(response)[:2] == (422, "not_storable")
     assert table_items(table) == []
+
+
+@pytest.mark.parametrize("quantity", [[1], {"n": 1}, "two", "9" * 5000, 10**6, -1])
+def test_a_webhook_products_odd_quantity_is_recorded_and_acknowledged(table, lambda_context, monkeypatch, quantity):
+    monkeypatch.setenv("FORWARD_WEBHOOK_ORDERS_TO", "dropday")
+    body = json.dumps(with_value(WEBHOOK, "order.products.0.quantity", quantity)).encode()
+
+    response = post(lambda_context, "webhooks", body)
+
+    assert response["statusCode"] == 200
+    assert [i for i in table_items(table) if i["PK"]["S"].startswith("WEBHOOK#")] != []
