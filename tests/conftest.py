@@ -38,6 +38,10 @@ from signbridge_tools.dynamodb_local import DynamoDBLocal  # noqa: E402
 from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake  # noqa: E402
 from tests.support.template import ROOT, table_definition  # noqa: E402
 
+# The fuzz suites' cases and statuses, printed at the end of a run (here, not in tests/fuzz/,
+# because under pytest-xdist the controller never loads a sub-folder's conftest).
+pytest_plugins = ["tests.fuzz.summary"]
+
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -9,9 +9,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signbridge import runtime
-from signbridge.errors import NotFound
 from signbridge.http import install_error_handlers, parse_json, parse_model, raw_body
-from signbridge.logic.orders import accept_platform_order, order_view
+from signbridge.logic.orders import accept_platform_order, find_order, order_view
 from signbridge.models.order import Order
 from signbridge.observability import logger, metrics, tracer
 from signbridge.signed_request import signed_json
@@ -42,10 +41,9 @@ def create_order() -> Response:
 @app.get("/orders/<order_id>")
 @tracer.capture_method
 def get_order(order_id: str) -> dict[str, Any]:
-    state = runtime.store().get_order_state(order_id)
-    if state is None:
-        raise NotFound("No order with this id.", details={"order_id": order_id})
-    return order_view(state)
+    # The route captures the raw path segment; API Gateway's pathParameters hold it decoded.
+    decoded = (app.current_event.path_parameters or {}).get("order_id", order_id)
+    return order_view(find_order(decoded, runtime.store()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signbridge import runtime
-from signbridge.errors import ValidationFailed
+from signbridge.errors import Conflict, PayloadTooLarge, ValidationFailed
 from signbridge.http import install_error_handlers
 from signbridge.logic.webhooks import forward_webhook_order, record_webhook
 from signbridge.observability import logger, metrics, tracer
@@ -40,11 +40,13 @@ def receive_webhook() -> dict[str, bool]:
         # failure here is how the order still gets forwarded.
         try:
             forward_webhook_order(result.order, runtime.store(), settings.forward_webhook_orders_to)
-        except ValidationFailed as exc:
+        except (ValidationFailed, Conflict, PayloadTooLarge) as exc:
             # The delivery is recorded and acknowledged; refusing it would not make the order
-            # any more complete. Surfaced as an error log and a metric for the operator.
+            # any more complete, and a redelivery must never be a 409. Surfaced as an error log
+            # and a metric for the operator.
             logger.error(
-                "order:created not forwarded", extra={"sc_order_id": result.order.order_id, "details": exc.details}
+                "order:created not forwarded",
+                extra={"sc_order_id": result.order.order_id, "code": exc.code, "details": exc.details},
             )
             metrics.add_metric(name="WebhookOrderNotForwarded", unit="Count", value=1)
     return {"ok": True}

@@ -24,8 +24,13 @@ from pydantic.json_schema import JsonSchemaMode, SkipJsonSchema, models_json_sch
 from signbridge.errors import (
     ConfigurationError,
     Conflict,
+    DuplicateKey,
+    InvalidUnicode,
+    JsonTooDeep,
     MalformedJson,
     NotFound,
+    NotStorable,
+    NumberOutOfRange,
     PayloadTooLarge,
     PlatformFailed,
     PlatformTimeout,
@@ -35,14 +40,17 @@ from signbridge.errors import (
     StoreUnavailable,
     TimestampMalformed,
     TimestampStale,
+    TooLargeToStore,
     TotalsMismatch,
     UnknownProduct,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from signbridge.http import MAX_INTEGER_DIGITS, MAX_JSON_DEPTH
+from signbridge.logic.limits import STORED_ITEM_BUDGET_BYTES
 from signbridge.logic.orders import ORIGIN_PLATFORM, initial_delivery, order_view
 from signbridge.models.items import DeliveryError, DeliveryState, OrderRecord
-from signbridge.models.order import Order
+from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
 from signbridge.models.signcustomiser import OrderCreated, ProductCreated
 from signbridge.settings import Destination
 from signbridge.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -160,7 +168,13 @@ SCHEMA_MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
 
 # --- Errors: what each code means, so the document can say which a route returns --------------
 ERROR_MEANINGS: dict[type[SignbridgeError], str] = {
-    MalformedJson: "the body is not valid JSON (or not valid base64)",
+    MalformedJson: "the body is not valid JSON (or not valid base64, or not UTF-8/16/32)",
+    JsonTooDeep: f"objects and arrays nest deeper than {MAX_JSON_DEPTH} levels",
+    DuplicateKey: "an object names the same key twice; `details` gives the field path",
+    NumberOutOfRange: f"a number is not finite or has over {MAX_INTEGER_DIGITS} digits; `details` gives the field",
+    InvalidUnicode: "a string holds a lone UTF-16 surrogate; `details` gives the field",
+    TooLargeToStore: f"the stored form would pass {STORED_ITEM_BUDGET_BYTES} bytes; `details` names big fields",
+    NotStorable: "the store refused a value as invalid (e.g. a key over its size limit)",
     SignatureMissing: f"`{TIMESTAMP_HEADER}` or `{SIGNATURE_HEADER}` is absent",
     TimestampMalformed: f"`{TIMESTAMP_HEADER}` is not Unix seconds",
     TimestampStale: f"`{TIMESTAMP_HEADER}` is outside the accepted window",
@@ -179,38 +193,43 @@ ERROR_MEANINGS: dict[type[SignbridgeError], str] = {
     SignbridgeError: "an unexpected error; it has been logged",
 }
 
+JSON_ERRORS = [MalformedJson, JsonTooDeep, DuplicateKey, NumberOutOfRange, InvalidUnicode]
 SIGNED_BODY_ERRORS = [
     PayloadTooLarge,
+    TooLargeToStore,
     UnsupportedMediaType,
     SignatureMissing,
     TimestampMalformed,
     TimestampStale,
     SignatureInvalid,
-    MalformedJson,
+    *JSON_ERRORS,
     ValidationFailed,
+    NotStorable,
     ConfigurationError,
     StoreUnavailable,
     SignbridgeError,
 ]
 PRODUCT_ERRORS = [*SIGNED_BODY_ERRORS, Conflict, PlatformFailed, PlatformTimeout]
-WEBHOOK_ERRORS = [*SIGNED_BODY_ERRORS, Conflict]
+WEBHOOK_ERRORS = SIGNED_BODY_ERRORS  # never 409: a redelivery is acknowledged
 CREATE_ORDER_ERRORS = [
     PayloadTooLarge,
+    TooLargeToStore,
     UnsupportedMediaType,
     SignatureMissing,  # only when PLATFORM_ORDERS_SECRET_PARAM is set
     TimestampMalformed,
     TimestampStale,
     SignatureInvalid,
     ConfigurationError,
-    MalformedJson,
+    *JSON_ERRORS,
     ValidationFailed,
     UnknownProduct,
     TotalsMismatch,
+    NotStorable,
     Conflict,
     StoreUnavailable,
     SignbridgeError,
 ]
-GET_ORDER_ERRORS = [NotFound, StoreUnavailable, SignbridgeError]
+GET_ORDER_ERRORS = [NotFound, ValidationFailed, StoreUnavailable, SignbridgeError]
 
 STATUS_TITLES = {
     400: "Malformed body",
@@ -444,7 +463,12 @@ def build_openapi() -> dict[str, Any]:
                         "in": "path",
                         "required": True,
                         "description": "The order's id: the platform's `id`, or a forwarded webhook order's id.",
-                        "schema": {"type": "string"},
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": ORDER_ID_MAX_LENGTH,
+                            "pattern": ORDER_ID_PATTERN,
+                        },
                     }
                 ],
                 "responses": {

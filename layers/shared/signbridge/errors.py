@@ -52,9 +52,23 @@ class MalformedJson(SignbridgeError):
     code = "malformed_json"
 
 
+class JsonTooDeep(MalformedJson):
+    code = "json_too_deep"
+
+
+class DuplicateKey(MalformedJson):
+    code = "duplicate_key"
+
+
 class PayloadTooLarge(SignbridgeError):
     status = 413
     code = "payload_too_large"
+
+
+class TooLargeToStore(PayloadTooLarge):
+    """Within the body limit, but what would be stored passes DynamoDB's 400 KB item size."""
+
+    code = "too_large_to_store"
 
 
 class UnsupportedMediaType(SignbridgeError):
@@ -65,6 +79,20 @@ class UnsupportedMediaType(SignbridgeError):
 class ValidationFailed(SignbridgeError):
     status = 422
     code = "validation_failed"
+
+
+class NumberOutOfRange(ValidationFailed):
+    code = "number_out_of_range"
+
+
+class InvalidUnicode(ValidationFailed):
+    code = "invalid_unicode"
+
+
+class NotStorable(ValidationFailed):
+    """The store refused a value as invalid (e.g. a key over 2 KB): the input's fault, never a retry."""
+
+    code = "not_storable"
 
 
 class UnknownProduct(ValidationFailed):

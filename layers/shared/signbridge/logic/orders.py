@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from signbridge.errors import Conflict, TotalsMismatch, UnknownProduct
+from signbridge.errors import Conflict, NotFound, TotalsMismatch, UnknownProduct, ValidationFailed
+from signbridge.logic.limits import ensure_storable
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
-from signbridge.models.order import Order
+from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
 from signbridge.settings import Destination
 from signbridge.store.table import OrderState, Store
 
@@ -60,16 +62,18 @@ def persist_order(
     order: Order, origin: str, destinations: list[Destination], custom_line_ids: set[str], store: Store
 ) -> Intake:
     at = datetime.now(UTC).isoformat()
-    body = order.model_dump_json()
     record = OrderRecord(
         order_id=order.id,
         origin=origin,
         received_at=at,
-        body=body,
-        digest=hashlib.sha256(body.encode()).hexdigest(),
+        body=order.model_dump_json(),  # unknown fields kept, as received
+        # Only the fields signbridge reads or forwards tell a repeat from a different order: a
+        # platform re-posting with a new `sent_at` or retry counter is the same order.
+        digest=hashlib.sha256(order.contract_json().encode()).hexdigest(),
         destinations=[str(d) for d in destinations],
         custom_line_ids=sorted(custom_line_ids),
     )
+    ensure_storable(record, order.model_dump(mode="json"))
     deliveries = [initial_delivery(order.id, d, custom_line_ids, at) for d in destinations]
     created = store.create_order(record, deliveries)
     state = store.get_order_state(order.id)
@@ -87,6 +91,26 @@ def accept_platform_order(order: Order, store: Store, routes: list[Destination])
     if problems:
         raise TotalsMismatch("The order's amounts do not add up.", details=problems)
     return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store)
+
+
+def find_order(order_id: str, store: Store) -> OrderState:
+    """The order named in a URL: 422 for an id POST /orders could never have accepted (so it
+    never reaches the store's key limits), 404 for one never received."""
+    if len(order_id) > ORDER_ID_MAX_LENGTH or not re.fullmatch(ORDER_ID_PATTERN, order_id):
+        raise ValidationFailed(
+            "This is not an order id signbridge accepts.",
+            details=[
+                {
+                    "field": "order_id",
+                    "message": f"must match {ORDER_ID_PATTERN} and be at most {ORDER_ID_MAX_LENGTH} characters",
+                    "type": "string_pattern_mismatch",
+                }
+            ],
+        )
+    state = store.get_order_state(order_id)
+    if state is None:
+        raise NotFound("No order with this id.", details={"order_id": order_id})
+    return state
 
 
 def order_view(state: OrderState) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from signbridge.logic.limits import ensure_storable
 from signbridge.mappers.product import to_product_mapping
 from signbridge.models.items import ProductMapping
 from signbridge.models.signcustomiser import ScProduct
@@ -33,6 +34,9 @@ def record_product(product: ScProduct, store: Store, issue_id: IdIssuer, *, ask_
         existing = store.get_product(product.product_id)
         if existing is not None:
             return existing
-    mapping = to_product_mapping(product, issue_id(product), datetime.now(UTC).isoformat())
+    created_at = datetime.now(UTC).isoformat()
+    # Before the platform is asked to create anything: a product too large to store is a 413.
+    ensure_storable(to_product_mapping(product, "", created_at), product.model_dump(mode="json"), "product.")
+    mapping = to_product_mapping(product, issue_id(product), created_at)
     held, _ = store.record_product(mapping)
     return held

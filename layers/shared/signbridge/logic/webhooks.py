@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from signbridge.errors import ValidationFailed
 from signbridge.http import field_errors, parse_model
+from signbridge.logic.limits import ensure_storable
 from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
 from signbridge.mappers.from_signcustomiser import order_from_webhook
 from signbridge.mappers.signcustomiser import to_sc_order_record
@@ -56,9 +58,10 @@ def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: d
         digest=hashlib.sha256(raw).hexdigest(),
         topic=topic,
         received_at=now.isoformat(),
-        body=raw.decode("utf-8", errors="replace"),  # JSON may come in UTF-16/32; kept readable
+        body=raw.decode(json.detect_encoding(raw), errors="replace"),  # JSON may come in UTF-16/32
         expires_at=int(now.timestamp()) + ttl_days * 86_400,
     )
+    ensure_storable(delivery, body)
     record = to_sc_order_record(order, now.isoformat()) if order is not None else None
     outcome = store.record_webhook(delivery, record)
     return WebhookResult(

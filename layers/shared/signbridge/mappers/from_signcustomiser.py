@@ -6,12 +6,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from signbridge.models.order import Address, Customer, LineItem, Order
-from signbridge.models.signcustomiser import ScWebhookAddress, ScWebhookOrder
+from signbridge.models.signcustomiser import ScProduct, ScWebhookAddress, ScWebhookOrder
 
 
 def webhook_order_id(order: ScWebhookOrder) -> str:
     """The platform's id when Sign Customiser has one (so both routes name the order alike)."""
     return order.external_id or f"sc-order-{order.order_id}"
+
+
+def _quantity(product: ScProduct) -> int:
+    """The webhook documents no per-line quantity; one that is sent and is a whole number counts
+    (LineItem then bounds it), anything else counts once."""
+    value = (product.model_extra or {}).get("quantity")
+    if isinstance(value, str) and value.isdigit() and len(value) <= 9:
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return 1
 
 
 def _address(address: ScWebhookAddress | None) -> Address:
@@ -41,7 +52,7 @@ def order_from_webhook(order: ScWebhookOrder) -> Order:
             external_id=p.external_id or f"sc-product-{p.product_id}",
             variant_id=str(p.product_id),
             name=p.title,
-            quantity=int(getattr(p, "quantity", 1) or 1),
+            quantity=_quantity(p),
             unit_price=p.price,
             image_url=p.product_image_url,
             customised=None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +16,11 @@ from signbridge.iso import UnknownCode, country_alpha2, currency_exponent
 
 MinorUnits = Annotated[int, Field(ge=0, le=10**13, description="Integer minor units of the order's currency.")]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:#/-]*$")]
+# An order id is also a URL path segment (GET /orders/{order_id}): no `/` (a second segment)
+# and no `#` (a fragment), so every accepted id can be read back.
+ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+ORDER_ID_MAX_LENGTH = 128
+OrderId = Annotated[str, Field(min_length=1, max_length=ORDER_ID_MAX_LENGTH, pattern=ORDER_ID_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=512)]
 
 
@@ -105,7 +110,7 @@ class LineItem(BaseModel):
 class Order(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    id: Identifier = Field(description="The platform's order id; the idempotency key of POST /orders.")
+    id: OrderId = Field(description="The platform's order id; the idempotency key of POST /orders.")
     number: Text = Field(description="The order number shown to the customer.")
     created_at: AwareDatetime
     currency: Annotated[str, AfterValidator(_currency)] = Field(description="ISO 4217 code.")
@@ -181,6 +186,26 @@ class Order(BaseModel):
     @property
     def billing(self) -> Address:
         return self.billing_address or self.shipping_address
+
+    def contract_json(self) -> str:
+        """The order without its unknown fields: what signbridge reads and forwards."""
+        return self.model_dump_json(exclude=_unknown_fields(self))  # type: ignore[arg-type]
+
+
+def _unknown_fields(model: BaseModel) -> dict[Any, Any]:
+    """A pydantic ``exclude`` naming every field kept only because of ``extra="allow"``."""
+    spec: dict[Any, Any] = dict.fromkeys(model.model_extra or {}, True)
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and (inner := _unknown_fields(value)):
+            spec[name] = inner
+        elif isinstance(value, list):
+            items = {
+                i: inner for i, v in enumerate(value) if isinstance(v, BaseModel) and (inner := _unknown_fields(v))
+            }
+            if items:
+                spec[name] = items
+    return spec
 
 
 def created_at_iso(value: datetime) -> str:

@@ -6,11 +6,20 @@ delivery must not be rejected for that.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 INBOUND = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+# Sign Customiser's ids are database ids (64-bit); money is cents, bounded like the canonical
+# order's. Both are stored as DynamoDB numbers, which hold 38 digits: a bound here makes an
+# absurd value a 422 naming the field instead of a write the store refuses.
+ScId = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Cents = Annotated[int, Field(ge=0, le=10**13, description="Integer cents.")]
+SignedCents = Annotated[int, Field(ge=-(10**13), le=10**13, description="Integer cents.")]
+# The platform's order id, which also names a stored key (the link to our order).
+ExternalOrderId = Annotated[str, Field(max_length=128)]
 
 
 class Upload(BaseModel):
@@ -26,17 +35,17 @@ class ScProduct(BaseModel):
 
     model_config = INBOUND
 
-    product_id: int
+    product_id: ScId
     title: str = Field(min_length=1)
     description: str | None = None
     description_html: str | None = None
     external_id: str | None = None
     # Documented as an object, delivered as [] when empty.
     external_data: dict[str, Any] | list[Any] | None = None
-    price: int = Field(ge=0, description="Integer cents.")
-    compare_price: int | None = Field(default=None, ge=0)
-    customiser_id: int | None = None
-    logo_upload_id: int | None = None
+    price: Cents
+    compare_price: Cents | None = None
+    customiser_id: ScId | None = None
+    logo_upload_id: ScId | None = None
     product_image_url: str | None = None
     uploads: list[Upload] = Field(default_factory=list)
     created_at: str | None = None
@@ -80,12 +89,12 @@ class ScWebhookCustomer(BaseModel):
 class ScWebhookOrder(BaseModel):
     model_config = INBOUND
 
-    order_id: int
-    order_number: int | None = None
+    order_id: ScId
+    order_number: ScId | None = None
     external_order_number: str | None = None
-    external_id: str | None = None
-    order_total: int | None = None
-    app_total: int | None = None
+    external_id: ExternalOrderId | None = None
+    order_total: SignedCents | None = None
+    app_total: SignedCents | None = None
     currency: str | None = None
     shipping_line: str | None = None
     billing_address: ScWebhookAddress | None = None

@@ -2,7 +2,9 @@
 
 Every "exactly once" promise rests on conditional writes and transactions here, never on a
 read followed by a write. Any failure of DynamoDB other than a condition becomes
-``StoreUnavailable`` (HTTP 503 with Retry-After; a retry of the SQS message in workers).
+``StoreUnavailable`` (HTTP 503 with Retry-After; a retry of the SQS message in workers),
+except a value DynamoDB refuses as invalid (an item over 400 KB, a key over 2 KB): that is
+the input's fault, ``TooLargeToStore`` (413) or ``NotStorable`` (422), and never worth a retry.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from signbridge.errors import Conflict, StoreUnavailable
+from signbridge.errors import Conflict, NotStorable, StoreUnavailable, TooLargeToStore
 from signbridge.models.items import (
     DELIVERY_STATE_INDEX,
     DeliveryError,
@@ -83,11 +85,28 @@ def _cancellation_codes(exc: ClientError) -> list[str]:
     return [str(r.get("Code", "None")) for r in reasons]
 
 
+def _refused_input(exc: ClientError) -> NotStorable | TooLargeToStore | None:
+    error = exc.response.get("Error", {})
+    if error.get("Code") == "ValidationException":
+        messages = [str(error.get("Message", ""))]
+    else:
+        reasons = exc.response.get("CancellationReasons") or []
+        messages = [str(r.get("Message", "")) for r in reasons if r.get("Code") == "ValidationError"]
+    if not messages:
+        return None
+    if any("item size" in m.lower() for m in messages):
+        return TooLargeToStore("What would be stored passes the store's 400 KB item size.")
+    return NotStorable("The store refused a value of this request (e.g. an id over its key size).")
+
+
 @contextmanager
 def _dependency() -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
+        refused = _refused_input(exc)
+        if refused is not None:
+            raise refused from exc
         if _condition_failed(exc) or _cancellation_codes(exc):
             raise
         raise StoreUnavailable() from exc
