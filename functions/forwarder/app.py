@@ -74,17 +74,31 @@ def deliver(record: SQSRecord, deadline: float) -> None:
     try:
         root.forwarder().deliver(message, lease_seconds=lease)
     except RetryLater as later:
-        receives = int(record.attributes.approximate_receive_count or 1)
-        age = time.time() - int(record.attributes.sent_timestamp or time.time() * 1000) / 1000
-        if receives >= REPLACE_AFTER_RECEIVES or age >= REPLACE_AFTER_SECONDS:
-            _replace(message, later.delay)
-            return
-        sqs.change_message_visibility(
-            QueueUrl=root.settings().delivery_queue_url,
-            ReceiptHandle=record.receipt_handle,
-            VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, math.ceil(later.delay))),
+        if not _come_back(record, message, later):
+            raise  # reported failed: SQS brings it back when its visibility runs out
+    except Exception:
+        # DynamoDB unreachable, a bug: the message comes back after the queue's visibility timeout
+        # (the attempt's lease then tells the next one what happened). Never silent.
+        metrics.add_metric(name="DeliveryErrored", unit="Count", value=1)
+        logger.exception(
+            "delivery attempt failed unexpectedly",
+            extra={"order_id": message.order_id, "destination": message.destination},
         )
         raise
+
+
+def _come_back(record: SQSRecord, message: DeliveryMessage, later: RetryLater) -> bool:
+    """Set when the message comes back; True when a fresh message replaced it (this one is done)."""
+    receives = int(record.attributes.approximate_receive_count or 1)
+    age = time.time() - int(record.attributes.sent_timestamp or time.time() * 1000) / 1000
+    if receives >= REPLACE_AFTER_RECEIVES or age >= REPLACE_AFTER_SECONDS:
+        return _replace(message, later.delay)
+    sqs.change_message_visibility(
+        QueueUrl=root.settings().delivery_queue_url,
+        ReceiptHandle=record.receipt_handle,
+        VisibilityTimeout=min(MAX_VISIBILITY_SECONDS, max(0, math.ceil(later.delay))),
+    )
+    return False
 
 
 @logger.inject_lambda_context

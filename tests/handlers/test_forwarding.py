@@ -381,3 +381,34 @@ def test_a_missing_key_is_not_looked_up_for_every_message(pipeline, fakes, confi
     assert all(states(f"order-{n}", lambda_context)["onward"] == "held" for n in range(5))
     assert calls.count("/signbridge/missing-onward-key") == 1
     assert all(states(f"order-{n}", lambda_context)["dropday"] == "delivered" for n in range(5))
+
+
+def test_a_message_nobody_can_read_goes_to_the_dlq_at_once(pipeline, lambda_context):
+    pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody='{"order": "not a delivery message"}')
+
+    pipeline.run_until_idle()
+
+    assert pipeline.dlq_messages() == [{"order": "not a delivery message"}]
+
+
+def test_a_message_that_came_back_very_often_is_replaced_by_a_fresh_one(pipeline, configure, lambda_context):
+    configure(ONWARD_API_KEY="")  # held: its message would come back every few minutes for as long as it takes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.pump_stream()
+    messages = pipeline.sqs.receive_message(
+        QueueUrl=pipeline.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+    )["Messages"]
+    onward = next(m for m in messages if json.loads(m["Body"])["destination"] == "onward")
+    onward["Attributes"]["ApproximateReceiveCount"] = "600"  # as SQS would say after weeks held
+
+    result = load_function("forwarder").handler(pipeline._sqs_event([onward]), pipeline.context)
+
+    assert result["batchItemFailures"] == []  # this message is done ...
+    bodies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 5  # the replacement carries the held wait as its delay
+    while {"order_id": "order-123456", "destination": "onward", "gen": 1} not in bodies and time.monotonic() < deadline:
+        fresh = pipeline.sqs.receive_message(QueueUrl=pipeline.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        bodies += [json.loads(m["Body"]) for m in fresh.get("Messages", [])]
+    assert {"order_id": "order-123456", "destination": "onward", "gen": 1} in bodies  # ... a new one took over
+    view = order_state("order-123456", lambda_context)["deliveries"]["onward"]
+    assert view["state"] == "held"
