@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from signbridge import forwarding_root as root
 from signbridge.logic.forwarding import RetryLater
 from signbridge.logic.outbox import DeliveryMessage, message_body, parse_message
-from signbridge.observability import logger, metrics, tracer
+from signbridge.observability import count, logger, metrics, tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 root.warm()  # boto3 clients are built here, once, not lazily in the worker threads
@@ -79,7 +79,7 @@ def deliver(record: SQSRecord, deadline: float) -> None:
     except Exception:
         # DynamoDB unreachable, a bug: the message comes back after the queue's visibility timeout
         # (the attempt's lease then tells the next one what happened). Never silent.
-        metrics.add_metric(name="DeliveryErrored", unit="Count", value=1)
+        count("DeliveryErrored")
         logger.exception(
             "delivery attempt failed unexpectedly",
             extra={"order_id": message.order_id, "destination": message.destination},

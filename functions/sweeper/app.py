@@ -62,6 +62,9 @@ def _publish(report: SweepReport) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=root.settings().delivery_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
     report = sweep(
         root.store(),
         [d.value for d in Destination],
@@ -69,6 +72,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         root.forwarder().confirm_in_doubt,
         now=int(time.time()),
         grace_seconds=root.settings().sweep_grace_seconds,
+        queue_backlog=int(attributes.get("ApproximateNumberOfMessages", 0)),
     )
     _publish(report)
     summary = {
@@ -76,6 +80,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "confirmed": report.confirmed,
         "oldest_unsettled_seconds": max(report.oldest_unsettled.values(), default=0),
         "awaiting_operator": sum(report.awaiting_operator.values()),
+        "queue_backlog": report.backlog,
         "counts": {f"{d}#{s}": n for (d, s), n in report.counts.items() if n},
     }
     logger.info("sweep done", extra=summary)

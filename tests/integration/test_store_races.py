@@ -169,6 +169,7 @@ def test_an_expired_lease_says_the_attempt_crashed_and_the_old_worker_loses_its_
     now = int(time.time())
     first = store.claim_delivery("o1", "dropday", "first", now, 5, "t", 0)
     assert first is not None and not first.crashed
+    assert store.mark_sent("o1", "dropday", "first", now)  # it got as far as sending
     assert store.claim_delivery("o1", "dropday", "second", now + 1, 5, "t", 0) is None  # lease held
 
     second = store.claim_delivery("o1", "dropday", "second", now + 10, 5, "t", 0)  # the first worker died
@@ -180,6 +181,18 @@ def test_an_expired_lease_says_the_attempt_crashed_and_the_old_worker_loses_its_
     final = store.get_delivery("o1", "dropday")
     assert (final.state, final.destination_ref, final.attempts) == (DeliveryState.DELIVERED, "9", 2)
     assert store.claim_delivery("o1", "dropday", "third", now + 20, 5, "t", 0) is None  # delivered is final
+
+
+def test_a_worker_that_died_before_sending_is_not_taken_for_one_that_may_have_sent(local_table):
+    _seed_delivery(local_table)
+    store = runtime.store()
+    now = int(time.time())
+    assert store.claim_delivery("o1", "dropday", "first", now, 5, "t", 0) is not None  # died before sending
+
+    second = store.claim_delivery("o1", "dropday", "second", now + 10, 5, "t", 0)
+
+    assert second is not None and not second.crashed
+    assert store.mark_sent("o1", "dropday", "first", now) is False  # the dead worker's lease is gone
 
 
 def test_only_the_live_message_generation_can_claim(local_table):

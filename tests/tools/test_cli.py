@@ -800,3 +800,20 @@ def test_stack_reads_the_table_and_dlq_from_the_stack_outputs(store, dlq, monkey
     assert dlq_bodies(dlq) == []
     assert states(store) == {"dropday": "pending"}
     stubs[0].assert_no_pending_responses()
+
+
+def test_reindex_puts_deliveries_from_before_the_index_into_it(store, capsys):
+    # Given deliveries written by the previous version: no index attributes
+    from signbridge.store.table import to_item
+
+    for destination, state in (("dropday", DeliveryState.FAILED), ("onward", DeliveryState.DELIVERED)):
+        record = DeliveryRecord(order_id="old-1", destination=destination, state=state, updated_at=AT)
+        store.client.put_item(
+            TableName=store.table_name, Item=to_item({"PK": "ORDER#old-1", "SK": f"DELIVERY#{destination}"}, record)
+        )
+    assert list(store.deliveries_in_state("dropday", DeliveryState.FAILED)) == []
+
+    assert cli.main(["deliveries", "reindex", "--table", store.table_name]) == 0
+
+    assert [d.order_id for d in store.deliveries_in_state("dropday", DeliveryState.FAILED)] == ["old-1"]
+    assert "1 delivery(ies) added" in capsys.readouterr().out  # the delivered one stays out

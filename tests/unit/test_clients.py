@@ -190,7 +190,7 @@ def onward_order() -> OnwardOrder:
         (httpx.ConnectTimeout, False),
         (httpx.ReadTimeout, True),
         (httpx.WriteTimeout, True),
-        (httpx.PoolTimeout, True),
+        (httpx.PoolTimeout, False),  # waited for a free connection: nothing was sent
         (httpx.RemoteProtocolError, True),
         (httpx.ReadError, True),
     ],

@@ -5,6 +5,7 @@ deliveries; listing deliveries by state; redriving the DLQ.
     signbridge order retry ORDER_ID [--destination NAME] [--dry-run] [--force]
     signbridge order resolve ORDER_ID DESTINATION (--delivered [--reference REF] | --resend) [--dry-run]
     signbridge deliveries failed|held|in-doubt|retrying|pending|sending [--destination NAME] [--since T] [--max N]
+    signbridge deliveries reindex
     signbridge deliveries stuck [--older-than-minutes M] [--requeue] [--dry-run]
     signbridge replay --destination NAME --state STATE [--since T] [--dry-run] [--max N]
     signbridge dlq list [--max N]
@@ -498,6 +499,15 @@ def deliveries_in_state(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
+def deliveries_reindex(args: argparse.Namespace, target: Target) -> int:
+    """One-off after upgrading: unsettled deliveries written before the state index existed."""
+    indexed = target.store().index_unindexed_deliveries(int(time.time()))
+    for d in indexed:
+        print(f"indexed  {d.order_id} / {d.destination}: {d.state}")
+    print(f"{len(indexed)} delivery(ies) added to the ByDeliveryState index")
+    return 0
+
+
 def deliveries_stuck(args: argparse.Namespace, target: Target) -> int:
     """Deliveries that should have moved by now and have not (their due time in the index is
     older than the cutoff): a record the outbox gave up on, a lost message, a dead worker.
@@ -659,6 +669,12 @@ def build_parser() -> argparse.ArgumentParser:
     stuck.add_argument("--requeue", action="store_true", help="put them back to pending (the stream re-enqueues)")
     stuck.add_argument("--dry-run", action="store_true", help="with --requeue: print, change nothing")
     stuck.set_defaults(run=deliveries_stuck)
+    reindex = by_state.add_parser(
+        "reindex",
+        parents=[where],
+        help="once, after upgrading: put older unsettled deliveries into the state index (a Scan)",
+    )
+    reindex.set_defaults(run=deliveries_reindex)
 
     replaying = commands.add_parser(
         "replay",

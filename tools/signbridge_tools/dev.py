@@ -94,7 +94,7 @@ def deploy(fakes: dict[str, Any]) -> dict[str, str]:
         "RetryMaxSeconds": "10",
         "HeldRetrySeconds": "5",
         "SignCustomiserInDoubtGraceSeconds": "10",
-        "SweepIntervalMinutes": "1",
+        "SweepIntervalMinutes": "2",
         "SweepGraceSeconds": "60",
         # MiniStack hands the template's MaximumConcurrency to its SQS poller as a string, which
         # stops the poller; 0 leaves ScalingConfig out (no cap), as the template allows.

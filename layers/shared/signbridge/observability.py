@@ -6,8 +6,18 @@ The service name and the metrics namespace come from Powertools' own environment
 
 from __future__ import annotations
 
+import threading
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
 metrics = Metrics()
 tracer = Tracer()
+_metrics_lock = threading.Lock()
+
+
+def count(name: str, value: float = 1) -> None:
+    """Add to a Count metric from any thread (Powertools' metric set is not thread-safe, and the
+    forwarder runs a batch's deliveries on threads)."""
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit="Count", value=value)

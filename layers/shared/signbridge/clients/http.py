@@ -59,8 +59,9 @@ def post(client: httpx.Client, path: str, body: BaseModel, classify: Callable[[h
     except httpx.ConnectError as exc:
         return Transient(f"connection failed: {type(exc).__name__}")
     except httpx.TimeoutException as exc:
-        # A connect timeout sent nothing; a read/write timeout may have been acted on.
-        return Transient(f"timed out: {type(exc).__name__}", maybe_delivered=not isinstance(exc, httpx.ConnectTimeout))
+        # A connect or pool timeout sent nothing; a read/write timeout may have been acted on.
+        sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+        return Transient(f"timed out: {type(exc).__name__}", maybe_delivered=sent)
     except httpx.HTTPError as exc:
         return Transient(f"connection lost: {type(exc).__name__}", maybe_delivered=True)
     return classify(response)

@@ -34,7 +34,7 @@ from signbridge.logic.outbox import DeliveryMessage
 from signbridge.mappers.errors import MappingFailed
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, ProductMapping, ScOrderLink
 from signbridge.models.order import Order
-from signbridge.observability import logger, metrics
+from signbridge.observability import count, logger
 from signbridge.settings import RetrySchedule
 from signbridge.store.table import KEEP, Claim, DeliveryChange, Store
 
@@ -154,6 +154,7 @@ class Forwarder:
         state = self.store.get_order_state(order_id)
         if state is None:
             logger.error("delivery of an order that does not exist", extra=log)
+            count("DeliveryErrored")
             return attempt.finish(
                 DeliveryState.FAILED, error=DeliveryError(code="order_missing", message="order not found")
             )
@@ -167,7 +168,7 @@ class Forwarder:
         try:
             request = port.prepare(OrderContext(order, custom, products))
         except MappingFailed as exc:
-            metrics.add_metric(name="DeliveryMappingFailed", unit="Count", value=1)
+            count("DeliveryMappingFailed")
             logger.error("order cannot be mapped", extra={**log, "field": exc.field, "reason": str(exc)})
             return attempt.finish(
                 DeliveryState.FAILED,
@@ -184,10 +185,17 @@ class Forwarder:
             if confirmation is not None:
                 # The destination's own order:created names this very order: it has it.
                 logger.info("delivery confirmed by the destination's webhook", extra=log)
-                metrics.add_metric(name="DeliveryConfirmed", unit="Count", value=1)
+                count("DeliveryConfirmed")
                 return attempt.finish(DeliveryState.DELIVERED, ref=str(confirmation.sc_order_id), in_doubt_since=None)
-            if claim.crashed or claim.delivery.state is DeliveryState.IN_DOUBT:
+            # An unanswered attempt stays unanswered whatever happened since (held for a while, a
+            # retry or replay by an operator): only `order resolve --resend` forgets it.
+            if claim.crashed or claim.delivery.in_doubt_since is not None:
                 return attempt.doubt(claim.delivery.in_doubt_since or now, "an earlier attempt was never answered")
+            # Say "this attempt is sending" before sending: a worker that dies before this line
+            # sent nothing, and its delivery is not put in doubt.
+            if not self.store.mark_sent(order_id, destination, claim.attempt_id, now):
+                logger.warning("lease lost before sending", extra=log)
+                return claim.delivery.state
         if claim.delivery.state is DeliveryState.IN_DOUBT:
             # Only a destination without a duplicate rule is ever left in doubt; should one be
             # left by an older version, a resend is what its duplicate rule makes safe.
@@ -201,12 +209,16 @@ class Forwarder:
         log = {"order_id": message.order_id, "destination": message.destination, "gen": message.gen}
         if current is None:
             logger.error("message for an unknown delivery", extra=log)
+            count("DeliveryErrored")
             return DeliveryState.FAILED
         if current.gen != message.gen:
             logger.info("stale message dropped: the delivery has a newer one", extra=log)
             return current.state
         if current.state.terminal:
             return current.state  # a redelivered message: already settled
+        if current.next_attempt_at is not None and current.next_attempt_at > now and not current.lease_until:
+            # Early (a replacement message's delay is capped at 15 min): the schedule still holds.
+            raise RetryLater(current.next_attempt_at - now, "not due yet")
         # Another attempt holds the lease: a duplicate delivery of the message, or a worker that
         # died mid-attempt. Come back once the lease has expired (then the claim sees the crash).
         raise RetryLater(max(1, (current.lease_until or now) - now + 1), "another attempt holds the lease")
@@ -279,7 +291,7 @@ class _Attempt:
         raise RetryLater(delay, error.message)
 
     def hold(self, code: str, message: str, status: int | None = None) -> DeliveryState:
-        metrics.add_metric(name="DeliveryHeld", unit="Count", value=1)
+        count("DeliveryHeld")
         logger.error("delivery held: the destination cannot be used as configured", extra={**self.log, "code": code})
         return self.later(
             DeliveryState.HELD, self.schedule.held, DeliveryError(code=code, message=message, status=status)
@@ -294,7 +306,7 @@ class _Attempt:
         remaining = since + self.forwarder.policy.in_doubt_grace_seconds - self.now
         if remaining > 0:
             return self.later(DeliveryState.IN_DOUBT, remaining, error, in_doubt_since=since)
-        metrics.add_metric(name="DeliveryInDoubt", unit="Count", value=1)
+        count("DeliveryInDoubt")
         logger.critical("delivery in doubt: an operator must settle it", extra=self.log)
         error = error.model_copy(
             update={
@@ -308,18 +320,18 @@ class _Attempt:
         match outcome:
             case Accepted(reference) | Duplicate(reference):
                 name = "DeliveryDelivered" if isinstance(outcome, Accepted) else "DeliveryDuplicate"
-                metrics.add_metric(name=name, unit="Count", value=1)
+                count(name)
                 logger.info("delivered", extra={**self.log, "reference": reference, "duplicate": name})
                 return self.finish(DeliveryState.DELIVERED, ref=reference, in_doubt_since=None)
             case Rejected(status, message, fields):
-                metrics.add_metric(name="DeliveryRejected", unit="Count", value=1)
+                count("DeliveryRejected")
                 logger.error("destination rejected the order", extra={**self.log, "status": status, "fields": fields})
                 return self.finish(
                     DeliveryState.FAILED,
                     error=DeliveryError(code="rejected", message=message, status=status, fields=fields),
                 )
             case AuthRejected(status, message):
-                metrics.add_metric(name="DeliveryAuthRejected", unit="Count", value=1)
+                count("DeliveryAuthRejected")
                 return self.hold("auth_rejected", message, status)
             case Transient(message, status, retry_after, maybe_delivered):
                 if confirms_by_webhook and (maybe_delivered or (status or 0) >= 500):
@@ -332,7 +344,7 @@ class _Attempt:
         error = DeliveryError(code="transient", message=message, status=status)
         since = self.claim.delivery.retrying_since or self.now
         if self.now - since >= self.schedule.horizon:
-            metrics.add_metric(name="DeliveryExhausted", unit="Count", value=1)
+            count("DeliveryExhausted")
             logger.error(
                 "delivery still failing at the end of the retry horizon", extra={**self.log, "reason": message}
             )
@@ -343,7 +355,7 @@ class _Attempt:
                 ),
                 retrying_since=since,
             )
-        metrics.add_metric(name="DeliveryRetried", unit="Count", value=1)
+        count("DeliveryRetried")
         delay = backoff_seconds(self.now - since, self.schedule, retry_after, self.forwarder.rng)
         delay = min(delay, max(1.0, since + self.schedule.horizon - self.now))  # one last try at the horizon
         if retry_after is not None:

@@ -31,11 +31,10 @@ def delivery_message(record: dict[str, Any]) -> DeliveryMessage | None:
     sk = (image.get("SK") or {}).get("S", "")
     if not sk.startswith("DELIVERY#") or (image.get("state") or {}).get("S") != DeliveryState.PENDING:
         return None
-    return DeliveryMessage(
-        order_id=image["order_id"]["S"],
-        destination=image["destination"]["S"],
-        gen=int((image.get("gen") or {}).get("N", "0")),
-    )
+    gen = int((image.get("gen") or {}).get("N", "0"))
+    if (image.get("enqueued_gen") or {}).get("N") == str(gen):
+        return None  # the sweeper (or the forwarder) replaced the message and sent it itself
+    return DeliveryMessage(order_id=image["order_id"]["S"], destination=image["destination"]["S"], gen=gen)
 
 
 def message_body(message: DeliveryMessage) -> str:

@@ -35,9 +35,14 @@ class SweepReport:
     oldest_unsettled: dict[str, int] = field(default_factory=dict)
     # destination -> in-doubt deliveries past their grace: an operator must settle them
     awaiting_operator: dict[str, int] = field(default_factory=dict)
+    # Re-enqueueing was skipped: the queue had a backlog (overdue deliveries are probably in it)
+    backlog: int = 0
 
 
 def _since(delivery: DeliveryRecord) -> int:
+    """When the delivery began its current wait (created, or put back by an operator)."""
+    if delivery.waiting_since is not None:
+        return delivery.waiting_since
     if delivery.created_at is not None:
         return delivery.created_at
     return int(datetime.fromisoformat(delivery.updated_at).timestamp())
@@ -51,10 +56,14 @@ def sweep(
     *,
     now: int,
     grace_seconds: int,
+    queue_backlog: int = 0,
 ) -> SweepReport:
-    report = SweepReport()
+    """``queue_backlog``: messages waiting in the delivery queue. While there are any, overdue
+    deliveries are most likely among them (the forwarders are behind, not the messages lost), and
+    replacing their messages would only put them at the back again: nothing is re-enqueued."""
+    report = SweepReport(backlog=queue_backlog)
     for destination in destinations:
-        for state in REENQUEUED_STATES:
+        for state in REENQUEUED_STATES if not queue_backlog else ():
             for delivery in store.deliveries_in_state(destination, state, due_before=now - grace_seconds):
                 gen = store.replace_message(delivery.order_id, destination, delivery.gen, now)
                 if gen is None:
@@ -76,7 +85,10 @@ def sweep(
                 count += 1
                 if state in WAITING_STATES:
                     oldest = max(oldest, now - _since(delivery))
-                if state is DeliveryState.IN_DOUBT and delivery.next_attempt_at is None:
+                if state is DeliveryState.IN_DOUBT and (
+                    delivery.next_attempt_at is None or delivery.next_attempt_at < now - grace_seconds
+                ):
+                    # past its grace, or its message lost: only a person can settle it now
                     report.awaiting_operator[destination] = report.awaiting_operator.get(destination, 0) + 1
             report.counts[(destination, state)] = count
         report.oldest_unsettled[destination] = oldest

@@ -178,6 +178,15 @@ class DeliveryRecord(BaseModel):
     # The generation of the one live queue message for this delivery; a message of another
     # generation is stale (a redelivery, or one the sweeper replaced) and is dropped.
     gen: int = 0
+    # Set when the sweeper or the forwarder sent this generation's message itself (the outbox
+    # then leaves the delivery's "pending" write alone).
+    enqueued_gen: int | None = None
+    # Set by an attempt just before it sends (and cleared with its lease): a worker that died
+    # with this set may have reached the destination.
+    sent_at: int | None = None
+    # When the delivery last started waiting (created, or put back by an operator): the age the
+    # oldest-unsettled alarm watches.
+    waiting_since: int | None = None
 
     def due_at(self, now: int) -> int:
         """When something should next happen to this delivery (the index's sort key)."""
@@ -193,7 +202,18 @@ class DeliveryRecord(BaseModel):
 
     def public(self) -> dict[str, Any]:
         view = self.model_dump(
-            exclude={"order_id", "attempt_id", "lease_until", "gen", "retrying_since", "created_at", "next_attempt_at"},
+            exclude={
+                "order_id",
+                "attempt_id",
+                "lease_until",
+                "gen",
+                "enqueued_gen",
+                "sent_at",
+                "retrying_since",
+                "waiting_since",
+                "created_at",
+                "next_attempt_at",
+            },
             exclude_none=True,
             mode="json",
         )

@@ -156,6 +156,7 @@ class DeliveryChange:
     in_doubt_since: Any = KEEP
     next_attempt_at: Any = KEEP
     retrying_since: Any = KEEP
+    waiting_since: Any = KEEP
     attempts: Any = KEEP
     bump_gen: bool = False
 
@@ -310,6 +311,7 @@ class Store:
         ]
         now = int(time.time())
         deliveries = [d if d.created_at else d.model_copy(update={"created_at": now}) for d in deliveries]
+        deliveries = [d.model_copy(update={"waiting_since": d.waiting_since or d.created_at}) for d in deliveries]
         items += [
             {
                 "Put": {
@@ -405,7 +407,11 @@ class Store:
                     "lease_until = :lease, updated_at = :at, state_key = :sk, due_at = :lease",
                     ConditionExpression=(
                         f"#s IN ({', '.join(f':c{n}' for n in range(len(claimable)))}) "
-                        f"AND (attribute_not_exists(lease_until) OR lease_until < :now) AND {same_gen}"
+                        f"AND (attribute_not_exists(lease_until) OR lease_until < :now) AND {same_gen} "
+                        # not before its time (a replacement message may come early); an expired
+                        # lease is claimable whatever the schedule said
+                        "AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :now "
+                        "OR attribute_exists(lease_until))"
                     ),
                     ExpressionAttributeNames={"#s": "state"},
                     ExpressionAttributeValues=values,
@@ -416,7 +422,27 @@ class Store:
                 return None
             raise
         old = DeliveryRecord.model_validate(from_item(response["Attributes"]))
-        return Claim(delivery=old, attempt_id=attempt_id, crashed=old.lease_until is not None)
+        # A lease left behind means its worker died; it may have sent only if it said so first.
+        crashed = old.lease_until is not None and old.sent_at is not None
+        return Claim(delivery=old, attempt_id=attempt_id, crashed=crashed)
+
+    def mark_sent(self, order_id: str, destination: str, attempt_id: str, now: int) -> bool:
+        """Record that this attempt is about to send (False if its lease was lost): a worker that
+        dies after this may have reached the destination; one that dies before it did not."""
+        try:
+            with _dependency():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=_key(delivery_key(order_id, destination)),
+                    UpdateExpression="SET sent_at = :now",
+                    ConditionExpression="attempt_id = :aid",
+                    ExpressionAttributeValues={":aid": {"S": attempt_id}, ":now": {"N": str(now)}},
+                )
+            return True
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
 
     def finish_attempt(self, order_id: str, destination: str, attempt_id: str, change: DeliveryChange) -> bool:
         """Record an attempt's outcome and release the lease; False if the lease was lost."""
@@ -450,6 +476,7 @@ class Store:
             state=DeliveryState.PENDING,
             updated_at=updated_at,
             due_at=now,
+            waiting_since=now,
             attempts=0,
             next_attempt_at=None,
             retrying_since=None,
@@ -480,7 +507,8 @@ class Store:
                 response = self.client.update_item(
                     TableName=self.table_name,
                     Key=_key(delivery_key(order_id, destination)),
-                    UpdateExpression="SET gen = :next, due_at = :now",
+                    # enqueued_gen: whoever replaces the message sends it; the outbox must not too.
+                    UpdateExpression="SET gen = :next, due_at = :now, enqueued_gen = :next",
                     ConditionExpression="attribute_exists(PK) AND NOT #s IN (:delivered, :skipped) AND "
                     + ("gen = :gen" if gen else "(attribute_not_exists(gen) OR gen = :gen)"),
                     ExpressionAttributeNames={"#s": "state"},
@@ -536,6 +564,48 @@ class Store:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def index_unindexed_deliveries(self, now: int) -> list[DeliveryRecord]:
+        """Put unsettled deliveries written by a version without the state index into it (a Scan:
+        a one-off after upgrading, from the console). Returns those indexed."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "begins_with(SK, :delivery) AND attribute_not_exists(state_key) "
+            "AND NOT #s IN (:delivered, :skipped)",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {
+                ":delivery": {"S": "DELIVERY#"},
+                ":delivered": {"S": DeliveryState.DELIVERED},
+                ":skipped": {"S": DeliveryState.SKIPPED},
+            },
+        }
+        indexed: list[DeliveryRecord] = []
+        while True:
+            with _dependency():
+                response = self.client.scan(**kwargs)
+            for item in response.get("Items", []):
+                delivery = DeliveryRecord.model_validate(from_item(item))
+                try:
+                    with _dependency():
+                        self.client.update_item(
+                            TableName=self.table_name,
+                            Key=_key(delivery_key(delivery.order_id, delivery.destination)),
+                            UpdateExpression="SET state_key = :sk, due_at = :due",
+                            ConditionExpression="attribute_not_exists(state_key) AND #s = :state",
+                            ExpressionAttributeNames={"#s": "state"},
+                            ExpressionAttributeValues={
+                                ":sk": {"S": delivery_state_key(delivery.destination, delivery.state)},
+                                ":due": {"N": str(delivery.due_at(now))},
+                                ":state": {"S": delivery.state},
+                            },
+                        )
+                    indexed.append(delivery)
+                except ClientError as exc:
+                    if not _condition_failed(exc):
+                        raise
+            if "LastEvaluatedKey" not in response:
+                return indexed
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def _change(
         self,
         order_id: str,
@@ -550,7 +620,7 @@ class Store:
         names = {"#s": "state"}
         values: dict[str, Any] = {":state": {"S": change.state}, ":at": {"S": change.updated_at}}
         sets = ["#s = :state", "updated_at = :at"]
-        removes: list[str] = ["lease_until", "attempt_id"] if release_lease else []
+        removes: list[str] = ["lease_until", "attempt_id", "sent_at"] if release_lease else []
         conditions = ["attribute_exists(PK)"]
         if condition:
             conditions.append(condition)
@@ -569,6 +639,7 @@ class Store:
             "in_doubt_since": change.in_doubt_since,
             "next_attempt_at": change.next_attempt_at,
             "retrying_since": change.retrying_since,
+            "waiting_since": change.waiting_since,
             "attempts": change.attempts,
         }
         for name, value in optional.items():
@@ -591,6 +662,7 @@ class Store:
             sets.append("gen = if_not_exists(gen, :zero) + :one")
             values[":zero"] = {"N": "0"}
             values[":one"] = {"N": "1"}
+            removes.append("enqueued_gen")  # the outbox sends this generation's message
         expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
         try:
             with _dependency():
