@@ -1,25 +1,30 @@
 """Dependencies built once per Lambda container, on first use, from the settings.
 
-Handlers ask here for what they need; tests call ``reset()`` between cases instead of
-re-importing handler modules.
+Each function's ``app.py`` is its composition root: it asks here only for what its own path
+uses, and importing this module costs next to nothing, because everything that only some
+functions need (httpx and the destination clients, the mappers, the forwarding engine, the
+platform client) is imported inside the builder that needs it. Tests call ``reset()``
+between cases instead of re-importing handler modules.
 """
 
 from __future__ import annotations
 
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-from signbridge.clients.dropday import DropdayClient
-from signbridge.clients.onward import OnwardClient
-from signbridge.clients.platform import PlatformProductClient
-from signbridge.clients.signcustomiser import SignCustomiserClient
 from signbridge.errors import ConfigurationError
-from signbridge.logic.destinations import DropdayDestination, OnwardDestination, SignCustomiserDestination
-from signbridge.logic.forwarding import DestinationPort, Forwarder, Policy
-from signbridge.logic.products import IdIssuer, derived_external_id
 from signbridge.observability import logger
 from signbridge.secrets import resolve_secret, resolve_secret_list
 from signbridge.settings import Destination, IdMode, Settings, get_settings
 from signbridge.store.table import Store
+
+if TYPE_CHECKING:
+    from signbridge.clients.dropday import DropdayClient
+    from signbridge.clients.onward import OnwardClient
+    from signbridge.clients.platform import PlatformProductClient
+    from signbridge.clients.signcustomiser import SignCustomiserClient
+    from signbridge.logic.forwarding import DestinationPort, Forwarder
+    from signbridge.logic.products import IdIssuer
 
 
 def settings() -> Settings:
@@ -67,6 +72,10 @@ def platform_order_secrets() -> list[str]:
 
 @cache
 def _platform_client() -> PlatformProductClient:
+    from signbridge.clients.platform import PlatformProductClient
+    from signbridge.observability import trace_http_clients
+
+    trace_http_clients()
     s = settings()
     if s.platform_product_url is None:
         raise ConfigurationError(
@@ -77,6 +86,8 @@ def _platform_client() -> PlatformProductClient:
 
 
 def id_issuer() -> IdIssuer:
+    from signbridge.logic.products import derived_external_id
+
     s = settings()
     if s.external_id_mode is IdMode.DERIVED:
         return derived_external_id(s.external_id_prefix)
@@ -104,16 +115,22 @@ def _optional_secret(param_name: str, plain_value: str, setting: str) -> str:
 # credential (or URL) changes, e.g. after a key rotation.
 @lru_cache(maxsize=16)
 def _signcustomiser_client(base_url: str, token: str, timeout: float) -> SignCustomiserClient:
+    from signbridge.clients.signcustomiser import SignCustomiserClient
+
     return SignCustomiserClient(base_url, token, timeout)
 
 
 @lru_cache(maxsize=16)
 def _dropday_client(base_url: str, key: str, account_id: str, timeout: float) -> DropdayClient:
+    from signbridge.clients.dropday import DropdayClient
+
     return DropdayClient(base_url, key, account_id, timeout)
 
 
 @lru_cache(maxsize=16)
 def _onward_client(base_url: str, key: str, timeout: float) -> OnwardClient:
+    from signbridge.clients.onward import OnwardClient
+
     return OnwardClient(base_url, key, timeout)
 
 
@@ -126,6 +143,10 @@ def destinations() -> dict[str, DestinationPort | None]:
     Credentials are read on every call through Powertools' cache (SECRETS_MAX_AGE_SECONDS), so a
     rotated key, or one added after deployment, is picked up without a redeploy.
     """
+    from signbridge.logic.destinations import DropdayDestination, OnwardDestination, SignCustomiserDestination
+    from signbridge.observability import trace_http_clients
+
+    trace_http_clients()
     s = settings()
     timeout = s.destination_timeout_seconds
     ports: dict[str, DestinationPort | None] = {}
@@ -169,6 +190,8 @@ def destinations() -> dict[str, DestinationPort | None]:
 
 
 def forwarder() -> Forwarder:
+    from signbridge.logic.forwarding import Forwarder, Policy
+
     s = settings()
     return Forwarder(
         store(),
