@@ -1,0 +1,77 @@
+"""The shared layer as `sam build` makes it (Makefile `build-SharedLayer`), for this machine's python.
+
+The build trims what signbridge never reads (pycountry's translation catalogues and language
+databases, packaged tests, ...); these tests run code from the built layer, in a process of
+its own, to show that what the functions use is still there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASE_ENV
+from tests.support.template import ROOT
+
+
+@pytest.fixture(scope="module")
+def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    artifacts = tmp_path_factory.mktemp("layer")
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "build-SharedLayer",
+            "LAYER_TARGET=local",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return artifacts / "python"
+
+
+def run_in_layer(layer: Path, code: str, *extra_path: Path) -> str:
+    """Run ``code`` with the layer first on sys.path (as /opt/python is on Lambda), boto3 last."""
+    path = [*map(str, extra_path), str(layer), sysconfig.get_paths()["purelib"]]
+    env = {**os.environ, **BASE_ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+    prelude = f"import sys; sys.path[:0] = {path!r}\n"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", prelude + code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_trimmed_layer_still_finds_countries_and_subdivisions_by_name(layer: Path) -> None:
+    assert not (layer / "pycountry" / "locales").exists()  # the 22 MB of translations are gone
+
+    out = run_in_layer(
+        layer,
+        "import json, pycountry\n"
+        "from signbridge.iso import country_alpha2, subdivision_code\n"
+        "assert pycountry.__file__.startswith(sys.path[0])\n"
+        "print(json.dumps([country_alpha2('Australia'), country_alpha2('Türkiye'), country_alpha2('DEU'),\n"
+        "    country_alpha2('United Kingdom'), subdivision_code('AU', 'Queensland'), subdivision_code('US', 'ca')]))",
+    )
+
+    assert json.loads(out) == ["AU", "TR", "DE", "GB", "QLD", "CA"]
+
+
+@pytest.mark.parametrize("function", ["products", "webhooks", "orders", "outbox", "forwarder"])
+def test_every_function_imports_from_the_built_layer(layer: Path, function: str) -> None:
+    out = run_in_layer(
+        layer,
+        "import app, signbridge\nprint(signbridge.__file__)",
+        ROOT / "functions" / function,
+    )
+
+    assert out.splitlines()[-1].startswith(str(layer))
