@@ -11,12 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import BASE_ENV
+from tests.support.lambda_runtime import runtime_packages
 from tests.support.template import ROOT
 
 
@@ -40,8 +40,8 @@ def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_in_layer(layer: Path, code: str, *extra_path: Path) -> str:
-    """Run ``code`` with the layer first on sys.path (as /opt/python is on Lambda), boto3 last."""
-    path = [*map(str, extra_path), str(layer), sysconfig.get_paths()["purelib"]]
+    """Run ``code`` with the layer on sys.path (as /opt/python is on Lambda), then boto3, and nothing else."""
+    path = [*map(str, extra_path), str(layer), str(runtime_packages(layer.parent / "runtime"))]
     env = {**os.environ, **BASE_ENV, "PYTHONDONTWRITEBYTECODE": "1"}
     prelude = f"import sys; sys.path[:0] = {path!r}\n"
     result = subprocess.run(
