@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import benchmarks  # noqa: F401 - prepares the environment before signbridge is imported
-from benchmarks import cold_start, forwarder_batch, layer_size, mapping, signature_verify, warm_callback
+from benchmarks import (
+    cold_start,
+    forwarder_batch,
+    layer_size,
+    mapping,
+    openapi_validation,
+    signature_verify,
+    warm_callback,
+)
 from benchmarks._common import machine, markdown, say
 
 LATEST = Path(__file__).with_name("latest.md")
@@ -22,7 +30,7 @@ def main() -> None:
     say()
     headlines = forwarder_batch.run() + signature_verify.run()
     cold, memory = cold_start.run()
-    headlines += cold + warm_callback.run() + layer_size.run() + memory + mapping.run()
+    headlines += cold + warm_callback.run() + layer_size.run() + memory + mapping.run() + openapi_validation.run()
     summary = markdown(headlines)
     took = time.perf_counter() - started
     say(f"Summary ({took:.0f} s in all):")

@@ -75,3 +75,26 @@ def test_every_function_imports_from_the_built_layer(layer: Path, function: str)
     )
 
     assert out.splitlines()[-1].startswith(str(layer))
+
+
+def test_the_aws_layer_holds_arm64_binaries_and_unchecked_bytecode_for_cpython_313(tmp_path: Path) -> None:
+    show = ["make", "-s", "-C", str(ROOT), "--eval", "show:;@echo $(LAYER_PYTHON)", "show"]
+    probe = subprocess.run(show, capture_output=True, text=True, check=False)
+    if not probe.stdout.strip():
+        pytest.skip("no CPython 3.13 here to compile the AWS layer with (see the Makefile's LAYER_PYTHON)")
+    subprocess.run(
+        ["make", "-s", "build-SharedLayer", f"ARTIFACTS_DIR={tmp_path}", f"PYTHON={sys.executable}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    layer = tmp_path / "python"
+
+    binaries = list(layer.rglob("*.so"))
+    assert binaries and all("cpython-313-aarch64-linux-gnu" in so.name for so in binaries)
+    sources = list((layer / "signbridge").rglob("*.py"))
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        # PEP 552 header: the flags word says hash-based (bit 0) and not checked against the source (bit 1 clear).
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, pyc
+    assert not (layer / "pycountry" / "locales").exists()

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING
 
 from signbridge.errors import ConfigurationError
 from signbridge.observability import logger
-from signbridge.secrets import resolve_secret, resolve_secret_list
 from signbridge.settings import Destination, IdMode, Settings, get_settings
-from signbridge.store.table import Store
 
 if TYPE_CHECKING:
     from signbridge.clients.dropday import DropdayClient
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
     from signbridge.clients.signcustomiser import SignCustomiserClient
     from signbridge.logic.forwarding import DestinationPort, Forwarder
     from signbridge.logic.products import IdIssuer
+    from signbridge.store.table import Store
 
 
 def settings() -> Settings:
@@ -33,11 +32,15 @@ def settings() -> Settings:
 
 @cache
 def store() -> Store:
+    from signbridge.store.table import Store
+
     return Store(settings().table_name)
 
 
 def _signing_secrets(param: str, plain: str | list[str], setting: str, *, required: str | None) -> list[str]:
     """The active signing secret(s) for one endpoint; ``required`` names them when there must be one."""
+    from signbridge.secrets import resolve_secret, resolve_secret_list
+
     max_age = settings().secrets_max_age_seconds
     if isinstance(plain, list):  # several may be active while one is rotated
         secrets = resolve_secret_list(param, plain, max_age=max_age, setting=setting)
@@ -103,6 +106,8 @@ def _optional_secret(param_name: str, plain_value: str, setting: str) -> str:
     A parameter that does not exist disables the destination; any other failure to read it
     (throttling, permissions) is raised so the delivery is retried rather than skipped.
     """
+    from signbridge.secrets import resolve_secret
+
     try:
         return resolve_secret(param_name, plain_value, max_age=settings().secrets_max_age_seconds, setting=setting)
     except ConfigurationError as exc:
