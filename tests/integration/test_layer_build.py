@@ -77,6 +77,31 @@ def test_every_function_imports_from_the_built_layer(layer: Path, function: str)
     assert out.splitlines()[-1].startswith(str(layer))
 
 
+# What only the forwarder (or products in platform mode) uses: a function that does not call a
+# destination must not pay for loading it at every cold start.
+FORWARDING_ONLY = (
+    "httpx",
+    "simplejson",
+    "signbridge.logic.forwarding",
+    "signbridge.logic.destinations",
+    "signbridge.clients.http",
+    "signbridge.clients.platform",
+    "signbridge.mappers.dropday",
+    "signbridge.mappers.onward",
+)
+
+
+@pytest.mark.parametrize("function", ["products", "webhooks", "orders", "outbox"])
+def test_functions_that_forward_nothing_do_not_load_the_forwarding_path(layer: Path, function: str) -> None:
+    out = run_in_layer(
+        layer,
+        f"import app\nprint(sorted(m for m in {FORWARDING_ONLY!r} if m in sys.modules))",
+        ROOT / "functions" / function,
+    )
+
+    assert out.splitlines()[-1] == "[]"
+
+
 def test_the_aws_layer_holds_arm64_binaries_and_unchecked_bytecode_for_cpython_313(tmp_path: Path) -> None:
     show = ["make", "-s", "-C", str(ROOT), "--eval", "show:;@echo $(LAYER_PYTHON)", "show"]
     probe = subprocess.run(show, capture_output=True, text=True, check=False)
