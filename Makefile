@@ -24,11 +24,35 @@ ifeq ($(LAYER_TARGET),aws)
 PIP_PLATFORM := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
 endif
 
+# The layer ships bytecode compiled by the interpreter that will run it (/opt is read-only, so
+# without it every cold start compiles pydantic, Powertools and signbridge from source):
+# CPython 3.13 for AWS, this machine's python3 for the local stack. `unchecked-hash` pycs are
+# used as they are, without comparing them to the source's mtime (which a zip does not keep).
+# CPython 3.13: `apt-get install python3.13` (Debian trixie, Ubuntu 24.10+), or pyenv.
+ifeq ($(LAYER_TARGET),aws)
+LAYER_PYTHON ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { command -v "$$p"; break; }; done)
+else
+LAYER_PYTHON ?= $(PYTHON)
+endif
+
 build-SharedLayer:
+	@[ -n "$(LAYER_PYTHON)" ] || { echo "build-SharedLayer: no CPython 3.13 found to compile the layer's bytecode;" \
+		"install python3.13 (apt-get install python3.13 on Debian trixie, or pyenv) or set LAYER_PYTHON=" >&2; exit 1; }
 	$(PYTHON) -m pip install --quiet --no-compile --no-deps --disable-pip-version-check $(PIP_PLATFORM) \
 		-r $(ROOT)/layers/shared/requirements.txt --target "$(ARTIFACTS_DIR)/python"
 	cp -R $(ROOT)/layers/shared/signbridge "$(ARTIFACTS_DIR)/python/"
 	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -type d -prune -exec rm -rf {} +
+	# What signbridge never reads: pycountry's translation catalogues (22 MB; names are looked up
+	# in English) and its language and script databases (it reads ISO 3166 only), the test suites
+	# packages ship, Powertools' Swagger UI assets (no function serves Swagger UI), pydantic's v1
+	# compatibility copy (nothing imports pydantic.v1) and C sources of compiled extensions.
+	rm -rf "$(ARTIFACTS_DIR)/python/pycountry/locales" "$(ARTIFACTS_DIR)/python/pydantic/v1" \
+		"$(ARTIFACTS_DIR)/python/aws_lambda_powertools/event_handler/openapi/swagger_ui/"swagger-ui*
+	rm -f "$(ARTIFACTS_DIR)"/python/pycountry/databases/{iso639-3,iso639-5,iso15924,iso4217}.json
+	find "$(ARTIFACTS_DIR)/python" -mindepth 2 -maxdepth 2 -type d -name tests -prune -exec rm -rf {} +
+	find "$(ARTIFACTS_DIR)/python" -name '*.c' -type f -delete
+	$(LAYER_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python"
 
 # make runs these in a copy of the function's CodeUri folder.
 build-ProductsFunction build-WebhooksFunction build-OrdersFunction build-OutboxFunction build-ForwarderFunction build-SweeperFunction:

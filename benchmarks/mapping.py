@@ -74,7 +74,7 @@ def run() -> list[Headline]:
     best = best_per_call(sides)
     peaks = {name: peak_bytes(fn) for name, fn in sides.items()}
     size = len(encode(dropday))
-    say(f"3. Mapping + encoding one order for Dropday ({LINES} lines, {LINES // 2} of them designs; {size:,} bytes)")
+    say(f"6. Mapping + encoding one order for Dropday ({LINES} lines, {LINES // 2} of them designs; {size:,} bytes)")
     say("   µs per order (best of 7); peak traced memory of one call (tracemalloc)")
     rows = [
         [

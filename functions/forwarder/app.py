@@ -8,6 +8,10 @@ one of a new generation instead, so a delivery held for weeks keeps exactly one 
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # no garbage collection while the cold start loads modules (they live as long as the container)
+
 import asyncio
 import math
 import time
@@ -115,3 +119,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     return async_process_partial_response(
         event=event, record_handler=deliver_async, processor=processor, context=context
     )
+
+
+# All the cold start built stays for the container's life: keep it out of every later collection.
+gc.freeze()
+gc.enable()

@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 
 from signbridge.errors import ConfigurationError
 from signbridge.logic.forwarding import DestinationPort, DestinationUnavailable, Forwarder, Policy
-from signbridge.observability import logger
+from signbridge.observability import logger, trace_http_clients
 from signbridge.secrets import resolve_secret
 from signbridge.settings import Destination, Settings, get_settings
 from signbridge.store.table import Store
@@ -114,6 +114,7 @@ def _build(name: str) -> DestinationPort:
 
 def destination(name: str) -> DestinationPort:
     """The destination as configured now; DestinationUnavailable when it cannot be used."""
+    trace_http_clients()
     with _lock:
         try:
             port = _build(name)

@@ -1,19 +1,24 @@
 """Dependencies built once per Lambda container, on first use, from the settings.
 
-Handlers ask here for what they need; tests call ``reset()`` between cases instead of
-re-importing handler modules.
+Each API function's ``app.py`` is its composition root: it asks here only for what its own path
+uses, and importing this module costs next to nothing, because what only some functions need
+(the store, the secrets, the platform client) is imported inside the builder that needs it. The
+forwarder and the sweeper are wired by ``signbridge.forwarding_root``. Tests call ``reset()``
+between cases instead of re-importing handler modules.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from signbridge.clients.platform import PlatformProductClient
 from signbridge.errors import ConfigurationError
-from signbridge.logic.products import IdIssuer, derived_external_id
-from signbridge.secrets import resolve_secret, resolve_secret_list
 from signbridge.settings import IdMode, Settings, get_settings
-from signbridge.store.table import Store
+
+if TYPE_CHECKING:
+    from signbridge.clients.platform import PlatformProductClient
+    from signbridge.logic.products import IdIssuer
+    from signbridge.store.table import Store
 
 
 def settings() -> Settings:
@@ -22,11 +27,15 @@ def settings() -> Settings:
 
 @cache
 def store() -> Store:
+    from signbridge.store.table import Store
+
     return Store(settings().table_name)
 
 
 def _signing_secrets(param: str, plain: str | list[str], setting: str, *, required: str | None) -> list[str]:
     """The active signing secret(s) for one endpoint; ``required`` names them when there must be one."""
+    from signbridge.secrets import resolve_secret, resolve_secret_list
+
     max_age = settings().secrets_max_age_seconds
     if isinstance(plain, list):  # several may be active while one is rotated
         secrets = resolve_secret_list(param, plain, max_age=max_age, setting=setting)
@@ -61,6 +70,10 @@ def platform_order_secrets() -> list[str]:
 
 @cache
 def _platform_client() -> PlatformProductClient:
+    from signbridge.clients.platform import PlatformProductClient
+    from signbridge.observability import trace_http_clients
+
+    trace_http_clients()
     s = settings()
     if s.platform_product_url is None:
         raise ConfigurationError(
@@ -71,6 +84,8 @@ def _platform_client() -> PlatformProductClient:
 
 
 def id_issuer() -> IdIssuer:
+    from signbridge.logic.products import derived_external_id
+
     s = settings()
     if s.external_id_mode is IdMode.DERIVED:
         return derived_external_id(s.external_id_prefix)
@@ -81,11 +96,10 @@ def id_issuer() -> IdIssuer:
 
 
 def _optional_secret(param_name: str, plain_value: str, setting: str) -> str:
-    """A destination credential, or "" when it is not configured (the destination is disabled).
+    """The platform's token, or "" when none is configured (a parameter that does not exist);
+    any other failure to read it (throttling, permissions) is raised."""
+    from signbridge.secrets import resolve_secret
 
-    A parameter that does not exist disables the destination; any other failure to read it
-    (throttling, permissions) is raised so the delivery is retried rather than skipped.
-    """
     try:
         return resolve_secret(param_name, plain_value, max_age=settings().secrets_max_age_seconds, setting=setting)
     except ConfigurationError as exc:

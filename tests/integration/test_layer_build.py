@@ -1,0 +1,125 @@
+"""The shared layer as `sam build` makes it (Makefile `build-SharedLayer`), for this machine's python.
+
+The build trims what signbridge never reads (pycountry's translation catalogues and language
+databases, packaged tests, ...); these tests run code from the built layer, in a process of
+its own, to show that what the functions use is still there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASE_ENV
+from tests.support.lambda_runtime import runtime_packages
+from tests.support.template import ROOT
+
+
+@pytest.fixture(scope="module")
+def layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    artifacts = tmp_path_factory.mktemp("layer")
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "build-SharedLayer",
+            "LAYER_TARGET=local",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return artifacts / "python"
+
+
+def run_in_layer(layer: Path, code: str, *extra_path: Path) -> str:
+    """Run ``code`` with the layer on sys.path (as /opt/python is on Lambda), then boto3, and nothing else."""
+    path = [*map(str, extra_path), str(layer), str(runtime_packages(layer.parent / "runtime"))]
+    env = {**os.environ, **BASE_ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+    prelude = f"import sys; sys.path[:0] = {path!r}\n"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", prelude + code], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_trimmed_layer_still_finds_countries_and_subdivisions_by_name(layer: Path) -> None:
+    assert not (layer / "pycountry" / "locales").exists()  # the 22 MB of translations are gone
+
+    out = run_in_layer(
+        layer,
+        "import json, pycountry\n"
+        "from signbridge.iso import country_alpha2, subdivision_code\n"
+        "assert pycountry.__file__.startswith(sys.path[0])\n"
+        "print(json.dumps([country_alpha2('Australia'), country_alpha2('Türkiye'), country_alpha2('DEU'),\n"
+        "    country_alpha2('United Kingdom'), subdivision_code('AU', 'Queensland'), subdivision_code('US', 'ca')]))",
+    )
+
+    assert json.loads(out) == ["AU", "TR", "DE", "GB", "QLD", "CA"]
+
+
+@pytest.mark.parametrize("function", ["products", "webhooks", "orders", "outbox", "forwarder"])
+def test_every_function_imports_from_the_built_layer(layer: Path, function: str) -> None:
+    out = run_in_layer(
+        layer,
+        "import app, signbridge\nprint(signbridge.__file__)",
+        ROOT / "functions" / function,
+    )
+
+    assert out.splitlines()[-1].startswith(str(layer))
+
+
+# What only the forwarder (or products in platform mode) uses: a function that does not call a
+# destination must not pay for loading it at every cold start.
+FORWARDING_ONLY = (
+    "httpx",
+    "simplejson",
+    "signbridge.logic.forwarding",
+    "signbridge.logic.destinations",
+    "signbridge.clients.http",
+    "signbridge.clients.platform",
+    "signbridge.mappers.dropday",
+    "signbridge.mappers.onward",
+)
+
+
+@pytest.mark.parametrize("function", ["products", "webhooks", "orders", "outbox"])
+def test_functions_that_forward_nothing_do_not_load_the_forwarding_path(layer: Path, function: str) -> None:
+    out = run_in_layer(
+        layer,
+        f"import app\nprint(sorted(m for m in {FORWARDING_ONLY!r} if m in sys.modules))",
+        ROOT / "functions" / function,
+    )
+
+    assert out.splitlines()[-1] == "[]"
+
+
+def test_the_aws_layer_holds_arm64_binaries_and_unchecked_bytecode_for_cpython_313(tmp_path: Path) -> None:
+    show = ["make", "-s", "-C", str(ROOT), "--eval", "show:;@echo $(LAYER_PYTHON)", "show"]
+    probe = subprocess.run(show, capture_output=True, text=True, check=False)
+    if not probe.stdout.strip():
+        pytest.skip("no CPython 3.13 here to compile the AWS layer with (see the Makefile's LAYER_PYTHON)")
+    subprocess.run(
+        ["make", "-s", "build-SharedLayer", f"ARTIFACTS_DIR={tmp_path}", f"PYTHON={sys.executable}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    layer = tmp_path / "python"
+
+    binaries = list(layer.rglob("*.so"))
+    assert binaries and all("cpython-313-aarch64-linux-gnu" in so.name for so in binaries)
+    sources = list((layer / "signbridge").rglob("*.py"))
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        # PEP 552 header: the flags word says hash-based (bit 0) and not checked against the source (bit 1 clear).
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, pyc
+    assert not (layer / "pycountry" / "locales").exists()
