@@ -98,15 +98,21 @@ def wait_until_settled(http: Any, url: str, headers: dict[str, str], timeout: fl
         time.sleep(1)
 
 
-def test_the_whole_journey_delivers_each_order_once_to_every_destination(stack, http):
-    # Given a finished design mapped to our external_id
+def order_for_a_new_design(stack: dict[str, Any], http: Any) -> dict[str, Any]:
+    """A shopper's finished design, mapped through the product callback, and a platform order for it."""
     body = new_product()
     external_id = http.post(
         stack["create_product_url"], content=body, headers=signed(stack["integration_secret"], body)
     ).json()["external_id"]
-    # When the platform posts an order for it (twice: a retry of the same checkout)
-    order = fixture("canonical_order.json") | {"id": f"e2e-{uuid.uuid4().hex[:10]}"}
+    order: dict[str, Any] = fixture("canonical_order.json") | {"id": f"e2e-{uuid.uuid4().hex[:10]}"}
     order["line_items"][0].update(external_id=external_id, variant_id=external_id)
+    return order
+
+
+def test_the_whole_journey_delivers_each_order_once_to_every_destination(stack, http):
+    # Given a finished design mapped to our external_id, and an order for it
+    order = order_for_a_new_design(stack, http)
+    # When the platform posts it (twice: a retry of the same checkout)
     headers = {"x-api-key": stack["api_key"]}
     first = http.post(stack["orders_url"], json=order, headers=headers)
     second = http.post(stack["orders_url"], json=order, headers=headers)
@@ -160,12 +166,7 @@ def test_sign_customiser_answering_502_after_acting_gets_one_order_confirmed_by_
     http.post(f"{control}/config", json={"webhook_url": stack["webhook_url"], "webhook_secret": sc["webhook_secret"]})
     try:
         http.post(f"{control}/faults", json=[{"status": 502, "accept": True}])
-        body = new_product()
-        external_id = http.post(
-            stack["create_product_url"], content=body, headers=signed(stack["integration_secret"], body)
-        ).json()["external_id"]
-        order = fixture("canonical_order.json") | {"id": f"e2e-{uuid.uuid4().hex[:10]}"}
-        order["line_items"][0].update(external_id=external_id, variant_id=external_id)
+        order = order_for_a_new_design(stack, http)
         headers = {"x-api-key": stack["api_key"]}
         assert http.post(stack["orders_url"], json=order, headers=headers).status_code == 202
 
