@@ -17,11 +17,13 @@ VPY := $(VENV)/bin/python
 SAM := $(ROOT)/.venv-sam/bin/sam
 
 # ---------------------------------------------------------------- sam build targets
-# LAYER_TARGET=aws (default): wheels for Lambda (CPython 3.13, arm64).
+# LAYER_TARGET=aws (default): wheels for Lambda (CPython 3.13) on LAYER_ARCH, the template's
+#   Architecture parameter: arm64 (default) or x86_64 (`make sam-local` on an x86_64 machine).
 # LAYER_TARGET=local: wheels for this machine's python3, which MiniStack runs handlers with.
 LAYER_TARGET ?= aws
+LAYER_ARCH ?= arm64
 ifeq ($(LAYER_TARGET),aws)
-PIP_PLATFORM := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
+PIP_PLATFORM := --platform manylinux2014_$(if $(filter x86_64,$(LAYER_ARCH)),x86_64,aarch64) --implementation cp --python-version 3.13 --only-binary=:all:
 endif
 
 build-SharedLayer:
