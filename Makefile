@@ -8,6 +8,7 @@
 #   make validate   sam validate --lint
 #   make openapi    regenerate openapi.json from the models
 #   make bench      benchmarks (figures printed, see README)
+#   make sam-local  every function through `sam local invoke` (Docker, else Podman), checked
 
 SHELL := /bin/bash
 ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
@@ -88,6 +89,12 @@ openapi: venv
 
 bench: venv node_modules/.installed
 	$(VPY) -m benchmarks
+
+# Every function through `sam local invoke` (Docker, else Podman provisioned here), against the
+# local stack on MINISTACK_PORT (started if needed); SAMLOCAL_ARCH=arm64 runs the Lambda architecture under qemu.
+.PHONY: sam-local
+sam-local: venv
+	bash local/sam-local.sh
 
 clean:
 	rm -rf .aws-sam .local

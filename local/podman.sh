@@ -5,6 +5,7 @@
 #   local/podman.sh install   apt-get the packages (idempotent; needs root)
 #   local/podman.sh up        install, write the configuration, start the API service; prints DOCKER_HOST
 #   local/podman.sh env       print the exports a shell needs to use this engine (podman CLI and DOCKER_HOST)
+#   local/podman.sh qemu      register qemu-user-static for arm64 containers (opt-in, slow)
 #   local/podman.sh down      stop the API service (idempotent)
 #   local/podman.sh status    is the service answering?
 #
@@ -101,6 +102,16 @@ cmd_up() {
   die "the Podman API service did not answer on $SOCK"
 }
 
+# arm64 containers on another architecture: qemu-user-static, registered in binfmt_misc.
+cmd_qemu() {
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] && return 0
+  PACKAGES=(qemu-user-static binfmt-support)
+  cmd_install
+  [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || die "qemu-aarch64 is not registered in binfmt_misc (this machine may not allow it)"
+}
+
 cmd_down() {
   if service_alive; then
     local pid
@@ -120,9 +131,10 @@ cmd_env() {
 
 case "${1:-}" in
   install) cmd_install ;;
+  qemu) cmd_qemu ;;
   up) cmd_up ;;
   down) cmd_down ;;
   env) cmd_env ;;
   status) answering && echo "running: unix://$SOCK" || { echo "not running"; exit 1; } ;;
-  *) echo "usage: local/podman.sh install|up|env|down|status" >&2; exit 2 ;;
+  *) echo "usage: local/podman.sh install|up|env|qemu|down|status" >&2; exit 2 ;;
 esac
