@@ -4,6 +4,7 @@ local/sam-local.sh prepares the engine (Docker, else Podman), the Lambda image a
 this machine's architecture, then runs:
 
     python -m signbridge_tools.samlocal run --template BUILT_TEMPLATE --arch ARCH --host-ip IP
+    python -m signbridge_tools.samlocal relay --host-ip IP     (for invoking by hand, see README)
 
 which invokes each function with `sam local invoke` on the events of signbridge_tools.events and
 checks the JSON each prints (SAM exits 0 even when the function fails). The functions use the
@@ -414,6 +415,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_relay(args: argparse.Namespace) -> int:
+    """For invoking by hand: the relay of a run, until interrupted."""
+    stack = json.loads(STACK_FILE.read_text())
+    ports = sorted({urlsplit(stack["endpoint_url"]).port or 80} | fake_ports(stack))
+    with relay(args.host_ip, ports):
+        say(f"relaying {args.host_ip}:{ports} to 127.0.0.1; Ctrl-C stops")
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+    return 0
+
+
 def fake_ports(stack: dict[str, Any]) -> set[int]:
     return {int(urlsplit(stack["fakes"][name]["url"]).port or 80) for name in events.DESTINATIONS}
 
@@ -427,6 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--host-ip", required=True, help="the address containers reach this machine on")
     go.add_argument("--engine", default="docker", help="recorded in the results (docker or podman)")
     go.set_defaults(run=run)
+    forward = commands.add_parser("relay", help="forward the local stack's ports from --host-ip to 127.0.0.1")
+    forward.add_argument("--host-ip", required=True, help="the address containers reach this machine on")
+    forward.set_defaults(run=serve_relay)
     args = parser.parse_args(argv)
     STATE.mkdir(parents=True, exist_ok=True)
     runner: Callable[[argparse.Namespace], int] = args.run
