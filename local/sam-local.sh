@@ -5,7 +5,8 @@
 #   1. engine: Docker when a Docker daemon answers (`docker info`); otherwise Podman from Debian's
 #      packages (local/podman.sh) and a stand-in Lambda Python 3.13 image (local/lambda-image.sh)
 #   2. the local stack (`make dev`) on MINISTACK_PORT, started here if it is not running
-#      (and stopped again at the end; SAMLOCAL_KEEP_STACK=1 leaves it up)
+#      (and stopped again at the end; SAMLOCAL_KEEP_STACK=1 leaves it up). A Podman service
+#      started here is stopped at the end too.
 #   3. sam build for this machine's architecture (template parameter Architecture), into
 #      .aws-sam/build-samlocal-<arch>
 #   4. python -m signbridge_tools.samlocal run: the invocations and their checks
@@ -31,6 +32,9 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 T0="$(now)"
+CLEANUP=()
+cleanup() { local step; for step in "${CLEANUP[@]}"; do eval "$step" >/dev/null 2>&1 || true; done; }
+trap cleanup EXIT
 rm -f "$STATE/results.json" "$STATE/timings.json"
 case "$(uname -m)" in
   x86_64 | amd64) NATIVE=x86_64 ;;
@@ -48,6 +52,8 @@ if [[ "${SAMLOCAL_ENGINE:-}" != podman ]] && command -v docker >/dev/null && doc
   log "using Docker (containers reach this machine on $HOST_IP)"
 else
   ENGINE=podman
+  # A service this run starts is stopped at the end (it starts again in well under a second).
+  bash local/podman.sh status >/dev/null 2>&1 || CLEANUP+=("bash local/podman.sh down")
   # Exit 3: no container engine could be provisioned here (the test suite skips on it, unless required).
   bash local/podman.sh up >/dev/null || { log "no Docker daemon, and Podman could not be provisioned"; exit 3; }
   eval "$(bash local/podman.sh env)"
@@ -71,7 +77,7 @@ stack_up() {
 if ! stack_up; then
   log "starting the local stack on $MINISTACK_ENDPOINT (make dev)"
   bash local/dev.sh up >"$STATE/dev.log" 2>&1 || { tail -n 30 "$STATE/dev.log" >&2; die "make dev failed"; }
-  [[ "${SAMLOCAL_KEEP_STACK:-}" == 1 ]] || trap 'bash local/dev.sh down >/dev/null 2>&1 || true' EXIT
+  [[ "${SAMLOCAL_KEEP_STACK:-}" == 1 ]] || CLEANUP=("bash local/dev.sh down" "${CLEANUP[@]}")
 fi
 STACK_S="$(since "$T")"
 
