@@ -46,9 +46,11 @@ ARCH="${SAMLOCAL_ARCH:-$NATIVE}"
 
 # ---------------------------------------------------------------- 1. engine
 T="$(now)"
-if [[ "${SAMLOCAL_ENGINE:-}" != podman ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+if [[ "${SAMLOCAL_ENGINE:-}" != podman ]] && command -v docker >/dev/null && timeout 30 docker info >/dev/null 2>&1; then
   ENGINE=docker
-  HOST_IP="$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}')"
+  # The default network: "bridge" on Docker ("podman" when DOCKER_HOST points at a Podman socket).
+  HOST_IP="$(docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null ||
+    docker network inspect podman --format '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || true)"
   log "using Docker (containers reach this machine on $HOST_IP)"
 else
   ENGINE=podman
