@@ -104,9 +104,9 @@ cmd_up() {
 
 # arm64 containers on another architecture: qemu-user-static, registered in binfmt_misc.
 cmd_qemu() {
-  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] && return 0
-  PACKAGES=(qemu-user-static binfmt-support)
+  PACKAGES=(qemu-user-static binfmt-support arch-test)  # arch-test: mmdebstrap's foreign-architecture check
   cmd_install
+  [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] && return 0
   [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
   update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
   [[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]] || die "qemu-aarch64 is not registered in binfmt_misc (this machine may not allow it)"
