@@ -96,7 +96,7 @@ BUILD_S="$(since "$T")"
 T="$(now)"
 status=0
 .venv/bin/python -m signbridge_tools.samlocal run --template "$BUILD_DIR/template.yaml" --arch "$ARCH" \
-  --host-ip "$HOST_IP" --engine "$ENGINE" || status=$?
+  --host-ip "$HOST_IP" --engine "$ENGINE" $([[ "$ARCH" == "$NATIVE" ]] || echo --emulated) || status=$?
 INVOKE_S="$(since "$T")"
 cat >"$STATE/timings.json" <<EOF
 {"engine": "$ENGINE", "arch": "$ARCH", "engine_seconds": ${PROVISION_S:-0}, "image_seconds": ${IMAGE_S:-0},

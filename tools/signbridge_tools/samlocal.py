@@ -16,7 +16,8 @@ Inside a container, 127.0.0.1 is the container: MiniStack and the fakes listen o
 loopback only, so a small relay listens on the engine's bridge gateway (--host-ip) and forwards
 each of their ports to 127.0.0.1. `AWS_ENDPOINT_URL` is not a variable the template declares, and
 `sam local invoke --env-vars` only sets declared ones: the built template (a build artifact) gets
-it declared, empty, in Globals; deployed stacks never see it.
+it declared, empty, in Globals; deployed stacks never see it. Under qemu (SAMLOCAL_ARCH=arm64 on
+an x86_64 machine) the built template's function timeouts are raised too.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ STACK_FILE = Path(os.environ.get("SIGNBRIDGE_STACK_FILE", ROOT / ".local" / "sta
 RESULTS_FILE = STATE / "results.json"
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 RESOURCE_PREFIX = "signbridge-samlocal-"
+EMULATED_TIMEOUT = 300
 
 
 def say(message: str) -> None:
@@ -190,13 +192,22 @@ def env_vars(stack: dict[str, Any], state: LocalState, host_ip: str) -> dict[str
     }
 
 
-def declare_endpoint_variable(template: Path) -> None:
-    """Let `--env-vars` set AWS_ENDPOINT_URL: declare it (empty) in the built template's Globals."""
+def prepare_built_template(template: Path, emulated: bool) -> None:
+    """Edit the built template (a build artifact; template.yaml is untouched).
+
+    `--env-vars` can only set AWS_ENDPOINT_URL once it is declared: it is, empty, in Globals.
+    Under qemu (another architecture) a cold start takes many times longer than on Lambda, so
+    the functions get EMULATED_TIMEOUT seconds instead of their own timeout.
+    """
     document = yaml.safe_load(template.read_text())
-    variables = document["Globals"]["Function"]["Environment"]["Variables"]
-    if "AWS_ENDPOINT_URL" not in variables:
-        variables["AWS_ENDPOINT_URL"] = ""
-        template.write_text(yaml.safe_dump(document, sort_keys=False))
+    function_globals = document["Globals"]["Function"]
+    function_globals["Environment"]["Variables"].setdefault("AWS_ENDPOINT_URL", "")
+    if emulated:
+        function_globals["Timeout"] = EMULATED_TIMEOUT
+        for resource in document["Resources"].values():
+            if resource["Type"] == "AWS::Serverless::Function":
+                resource["Properties"]["Timeout"] = EMULATED_TIMEOUT
+    template.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 # ---------------------------------------------------------------- sam local invoke
@@ -316,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
 
     state = LocalState(stack, run_id)
     state.create()
-    declare_endpoint_variable(args.template)
+    prepare_built_template(args.template, emulated=args.emulated)
     env_file.write_text(json.dumps(env_vars(stack, state, args.host_ip), indent=2) + "\n")
     built = events.build_events(
         stack["integration_secret"], stack["webhook_secrets"][0], int(time.time()), order_id=order_id
@@ -438,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--arch", choices=["x86_64", "arm64"], required=True)
     go.add_argument("--host-ip", required=True, help="the address containers reach this machine on")
     go.add_argument("--engine", default="docker", help="recorded in the results (docker or podman)")
+    go.add_argument("--emulated", action="store_true", help="the containers run under qemu: longer timeouts")
     go.set_defaults(run=run)
     forward = commands.add_parser("relay", help="forward the local stack's ports from --host-ip to 127.0.0.1")
     forward.add_argument("--host-ip", required=True, help="the address containers reach this machine on")
