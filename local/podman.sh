@@ -121,6 +121,8 @@ cmd_down() {
     log "Podman API service stopped"
   fi
   rm -f "$PIDFILE" "$SOCK"
+  # Podman bind-mounts its overlay folder onto itself; release it so `make clean` can remove .local/.
+  if mountpoint -q "$STATE/storage/overlay" 2>/dev/null; then umount "$STATE/storage/overlay" 2>/dev/null || true; fi
 }
 
 cmd_env() {
