@@ -8,6 +8,7 @@
 #   make validate   sam validate --lint
 #   make openapi    regenerate openapi.json from the models
 #   make bench      benchmarks (figures printed, see README)
+#   make sam-local  every function through `sam local invoke` (Docker, else Podman), checked
 
 SHELL := /bin/bash
 ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
@@ -17,11 +18,13 @@ VPY := $(VENV)/bin/python
 SAM := $(ROOT)/.venv-sam/bin/sam
 
 # ---------------------------------------------------------------- sam build targets
-# LAYER_TARGET=aws (default): wheels for Lambda (CPython 3.13, arm64).
+# LAYER_TARGET=aws (default): wheels for Lambda (CPython 3.13) on LAYER_ARCH, the template's
+#   Architecture parameter: arm64 (default) or x86_64 (`make sam-local` on an x86_64 machine).
 # LAYER_TARGET=local: wheels for this machine's python3, which MiniStack runs handlers with.
 LAYER_TARGET ?= aws
+LAYER_ARCH ?= arm64
 ifeq ($(LAYER_TARGET),aws)
-PIP_PLATFORM := --platform manylinux2014_aarch64 --implementation cp --python-version 3.13 --only-binary=:all:
+PIP_PLATFORM := --platform manylinux2014_$(if $(filter x86_64,$(LAYER_ARCH)),x86_64,aarch64) --implementation cp --python-version 3.13 --only-binary=:all:
 endif
 
 # The layer ships bytecode compiled by the interpreter that will run it (/opt is read-only, so
@@ -110,6 +113,12 @@ openapi: venv
 
 bench: venv node_modules/.installed
 	$(VPY) -m benchmarks
+
+# Every function through `sam local invoke` (Docker, else Podman provisioned here), against the
+# local stack on MINISTACK_PORT (started if needed); SAMLOCAL_ARCH=arm64 runs the Lambda architecture under qemu.
+.PHONY: sam-local
+sam-local: venv
+	bash local/sam-local.sh
 
 clean:
 	rm -rf .aws-sam .local

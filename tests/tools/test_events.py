@@ -28,11 +28,15 @@ def resigned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, di
     return {path.name: json.loads(path.read_text()) for path in tmp_path.glob("*.json")}
 
 
-def test_resign_writes_the_four_events(resigned):
+def test_resign_writes_an_event_for_every_function(resigned):
     assert sorted(resigned) == [
+        "forwarder_deliveries.json",
         "order_get.json",
         "order_post.json",
+        "outbox_deliveries_pending.json",
         "product_created.json",
+        "product_unsigned.json",
+        "webhook_malformed.json",
         "webhook_order_created.json",
     ]
     assert resigned["order_get.json"]["pathParameters"] == {"order_id": "order-123456"}
@@ -73,3 +77,13 @@ def test_handlers_accept_the_resigned_events(table, resigned, configure, lambda_
     assert posted["statusCode"] == 202
     assert shown["statusCode"] == 200
     assert response_json(shown)["order_id"] == "order-123456"
+
+
+def test_the_forwarder_batch_carries_the_outbox_messages_for_the_pending_deliveries(resigned):
+    """The queue message is the outbox's own (message_body), so added message fields follow."""
+    stream, batch = resigned["outbox_deliveries_pending.json"], resigned["forwarder_deliveries.json"]
+
+    states = [r["dynamodb"]["NewImage"]["state"]["S"] for r in stream["Records"]]
+    bodies = [json.loads(r["body"]) for r in batch["Records"]]
+    assert states == ["pending"] * 3
+    assert [(b["destination"], b["order_id"]) for b in bodies] == [(d, "order-123456") for d in events.DESTINATIONS]
