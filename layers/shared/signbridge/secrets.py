@@ -11,17 +11,12 @@ from aws_lambda_powertools.utilities import parameters
 from signbridge.errors import ConfigurationError
 from signbridge.observability import logger
 
-SECRETS_MANAGER_PREFIX = "secretsmanager:"
-
 
 def resolve_secret(param_name: str, plain_value: str, *, max_age: int, setting: str) -> str:
     """The secret's value, or ``ConfigurationError`` naming the setting when there is none."""
     if param_name:
         try:
-            if param_name.startswith(SECRETS_MANAGER_PREFIX):
-                value = parameters.get_secret(param_name[len(SECRETS_MANAGER_PREFIX) :], max_age=max_age)
-            else:
-                value = parameters.get_parameter(param_name, decrypt=True, max_age=max_age)
+            value = parameters.get_parameter(param_name, decrypt=True, max_age=max_age)
         except parameters.exceptions.GetParameterError as exc:
             # The parameter's name and the reason go to the log, not to the (unauthenticated) caller.
             logger.error("secret unreadable", extra={"setting": setting, "parameter": param_name, "reason": str(exc)})

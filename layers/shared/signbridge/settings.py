@@ -65,9 +65,8 @@ class Settings(BaseSettings):
     delivery_dlq_url: str = ""  # where the forwarder puts a message it cannot read
 
     # --- Signature verification (product callback and webhooks) -------------------------
-    # A secret is either given as a parameter name (SSM Parameter Store SecureString, or a
-    # Secrets Manager secret when it starts with "secretsmanager:"), or, for local runs and
-    # tests only, as a plain value. The parameter name wins when both are set.
+    # A secret is either given as the name of an SSM Parameter Store SecureString or, for local
+    # runs and tests only, as a plain value. The parameter name wins when both are set.
     integration_secret_param: str = ""
     integration_secret: str = ""
     # One or more subscription secrets: a comma-separated list (several may be active at

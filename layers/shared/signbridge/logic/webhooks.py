@@ -45,7 +45,6 @@ class WebhookResult:
     topic: str
     duplicate: bool
     order: ScWebhookOrder | None = None
-    order_is_new: bool = False
 
 
 def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: datetime | None = None) -> WebhookResult:
@@ -64,9 +63,7 @@ def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: d
     ensure_storable(delivery, body)
     record = to_sc_order_record(order, now.isoformat()) if order is not None else None
     outcome = store.record_webhook(delivery, record)
-    return WebhookResult(
-        topic=topic, duplicate=outcome.duplicate_delivery, order=order, order_is_new=outcome.order_recorded
-    )
+    return WebhookResult(topic=topic, duplicate=outcome.duplicate_delivery, order=order)
 
 
 def forward_webhook_order(order: ScWebhookOrder, store: Store, destinations: list[Destination]) -> bool:
