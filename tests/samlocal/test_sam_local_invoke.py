@@ -65,6 +65,12 @@ def test_bad_events_get_the_same_error_as_on_the_deployed_stack(samlocal, name, 
     assert local == deployed
 
 
+def test_the_sweeper_reads_the_state_index_and_reports(samlocal):
+    swept = samlocal["invocations"]["sweeper"]["response"]
+    assert swept["awaiting_operator"] == 0 and swept["reenqueued"] == 0
+    assert isinstance(swept["counts"], dict)
+
+
 def test_every_check_of_the_command_passed(samlocal):
     assert samlocal["failed"] == []
-    assert len(samlocal["invocations"]) == 8
+    assert len(samlocal["invocations"]) == 9

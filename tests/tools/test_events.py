@@ -36,6 +36,7 @@ def test_resign_writes_an_event_for_every_function(resigned):
         "outbox_deliveries_pending.json",
         "product_created.json",
         "product_unsigned.json",
+        "sweeper_scheduled.json",
         "webhook_malformed.json",
         "webhook_order_created.json",
     ]
@@ -87,3 +88,8 @@ def test_the_forwarder_batch_carries_the_outbox_messages_for_the_pending_deliver
     bodies = [json.loads(r["body"]) for r in batch["Records"]]
     assert states == ["pending"] * 3
     assert [(b["destination"], b["order_id"]) for b in bodies] == [(d, "order-123456") for d in events.DESTINATIONS]
+
+
+def test_the_sweeper_event_is_a_scheduled_event(resigned):
+    event = resigned["sweeper_scheduled.json"]
+    assert (event["source"], event["detail-type"]) == ("aws.events", "Scheduled Event")

@@ -184,6 +184,22 @@ def build_events(
         ),
         "outbox_deliveries_pending.json": stream,
         "forwarder_deliveries.json": sqs_event(delivery_bodies(stream), now),
+        "sweeper_scheduled.json": scheduled_event(now),
+    }
+
+
+def scheduled_event(now: int) -> dict[str, Any]:
+    """What an EventBridge schedule (the sweeper's `Schedule` event) hands the function."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"signbridge-sweep-{now}")),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/signbridge-SweeperFunctionSchedule"],
+        "detail": {},
     }
 
 

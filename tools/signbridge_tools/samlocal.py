@@ -139,6 +139,10 @@ class LocalState:
             TableName=self.table_name,
             KeySchema=deployed["KeySchema"],
             AttributeDefinitions=deployed["AttributeDefinitions"],
+            GlobalSecondaryIndexes=[
+                {k: index[k] for k in ("IndexName", "KeySchema", "Projection")}
+                for index in deployed.get("GlobalSecondaryIndexes", [])
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         dynamodb.get_waiter("table_exists").wait(TableName=self.table_name, WaiterConfig={"Delay": 1})
@@ -399,6 +403,14 @@ def run(args: argparse.Namespace) -> int:
         received = fake_requests_for(stack, order_id)
         evidence["fake_requests"] = received
         checks.check("forwarder: each destination fake received the order", all(received.values()), received)
+
+        # The sweeper, as its schedule runs it: it reads the state index of the same table.
+        swept = runner.invoke("sweeper", "SweeperFunction", signed_now("sweeper_scheduled.json"))
+        checks.check(
+            "sweeper: reports, nothing awaiting an operator",
+            isinstance(swept, dict) and swept.get("awaiting_operator") == 0 and "reenqueued" in swept,
+            swept,
+        )
 
         for name, function, event_file in (
             ("product_unsigned", "ProductsFunction", "product_unsigned.json"),
