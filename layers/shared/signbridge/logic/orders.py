@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from signbridge.errors import Conflict, TotalsMismatch, UnknownProduct
+from signbridge.logic.order_events import timeline
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
-from signbridge.models.order import Order
+from signbridge.models.order import FinancialStatus, Order
 from signbridge.settings import Destination
 from signbridge.store.table import OrderState, Store
 
@@ -56,8 +57,27 @@ def initial_delivery(order_id: str, destination: Destination, custom_line_ids: s
     return DeliveryRecord(order_id=order_id, destination=destination, state=DeliveryState.PENDING, updated_at=at)
 
 
+def awaiting_payment(delivery: DeliveryRecord) -> DeliveryRecord:
+    """Dropday makes goods for what it receives: an unpaid order's delivery waits for its paid event."""
+    return delivery.model_copy(
+        update={
+            "state": DeliveryState.AWAITING_PAYMENT,
+            "last_error": DeliveryError(
+                code="awaiting_payment",
+                message="Held until the order is paid (DROPDAY_HOLD_UNTIL_PAID): "
+                "POST a paid event to /orders/{order_id}/events to release it.",
+            ),
+        }
+    )
+
+
 def persist_order(
-    order: Order, origin: str, destinations: list[Destination], custom_line_ids: set[str], store: Store
+    order: Order,
+    origin: str,
+    destinations: list[Destination],
+    custom_line_ids: set[str],
+    store: Store,
+    hold_dropday_until_paid: bool = False,
 ) -> Intake:
     at = datetime.now(UTC).isoformat()
     body = order.model_dump_json()
@@ -71,6 +91,8 @@ def persist_order(
         custom_line_ids=sorted(custom_line_ids),
     )
     deliveries = [initial_delivery(order.id, d, custom_line_ids, at) for d in destinations]
+    if hold_dropday_until_paid and order.financial_status in (FinancialStatus.PENDING, FinancialStatus.AUTHORIZED):
+        deliveries = [awaiting_payment(d) if d.destination == Destination.DROPDAY else d for d in deliveries]
     created = store.create_order(record, deliveries)
     state = store.get_order_state(order.id)
     assert state is not None  # it was just written, or it existed
@@ -82,11 +104,13 @@ def persist_order(
     return Intake(created=created, state=state)
 
 
-def accept_platform_order(order: Order, store: Store, routes: list[Destination]) -> Intake:
+def accept_platform_order(
+    order: Order, store: Store, routes: list[Destination], hold_dropday_until_paid: bool = False
+) -> Intake:
     problems = order.totals_problems()
     if problems:
         raise TotalsMismatch("The order's amounts do not add up.", details=problems)
-    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store)
+    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store, hold_dropday_until_paid)
 
 
 def order_view(state: OrderState) -> dict[str, Any]:
@@ -97,4 +121,5 @@ def order_view(state: OrderState) -> dict[str, Any]:
         "received_at": state.order.received_at,
         "deliveries": {d.destination: d.public() for d in sorted(state.deliveries, key=lambda d: d.destination)},
         "sign_customiser_order_ids": state.sc_order_ids,
+        "timeline": timeline(state),
     }
