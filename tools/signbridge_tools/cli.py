@@ -36,7 +36,7 @@ from signbridge.errors import StoreUnavailable
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryRecord, DeliveryState
 from signbridge.settings import Destination
-from signbridge.store.table import Store
+from signbridge.store.table import OrderState, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STACK_FILE = ROOT / ".local" / "stack.json"
@@ -184,7 +184,9 @@ def destination_names(destination: str | None) -> list[str]:
 def requeue(store: Store, delivery: DeliveryRecord) -> bool:
     """Back to pending, only if it is still in the state the operator saw (else False)."""
     now, at = clock()
-    return store.requeue_delivery(delivery.order_id, delivery.destination, at, now, states=(delivery.state,))
+    return store.requeue_delivery(
+        delivery.order_id, delivery.destination, at, now, states=(delivery.state,), event_seq=delivery.event_seq
+    )
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -244,6 +246,7 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
     )
     if state.sc_order_ids:
         print("Sign Customiser order ids: " + ", ".join(str(i) for i in state.sc_order_ids))
+    print_timeline(state)
     for d in deliveries:
         if d.state is DeliveryState.IN_DOUBT:
             hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
@@ -327,6 +330,87 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
     ):
         raise ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
     print(f"resent       {where}: in_doubt (since {since}) -> pending; the next attempt sends again")
+    return 0
+
+
+def print_timeline(state: OrderState) -> None:
+    """The order's events, oldest first, and what each destination did with each."""
+    if not state.events:
+        return
+    print("timeline:")
+    deliveries = sorted(state.event_deliveries, key=lambda d: (d.event_seq or 0, d.destination))
+    rows = [
+        (
+            event.seq,
+            event.event_id,
+            event.type,
+            event.received_at,
+            d.destination,
+            d.state,
+            d.attempts,
+            d.destination_ref,
+            describe_error(d),
+        )
+        for event in state.events
+        for d in deliveries
+        if d.event_seq == event.seq
+    ]
+    print_table(
+        ("SEQ", "EVENT_ID", "TYPE", "RECEIVED_AT", "DESTINATION", "STATE", "ATTEMPTS", "DESTINATION_REF", "LAST_ERROR"),
+        rows,
+    )
+
+
+# --- cancellations --------------------------------------------------------------------------
+def cancellations_list(args: argparse.Namespace, target: Target) -> int:
+    """Cancelled orders Dropday had already routed: each must be cancelled at Dropday by hand."""
+    store = target.store()
+    found = sorted(
+        store.deliveries_in_state(Destination.DROPDAY, DeliveryState.ACTION_REQUIRED),
+        key=lambda d: (d.updated_at, d.order_id),
+    )
+    print_table(
+        ("ORDER_ID", "EVENT", "FLAGGED_AT", "WHAT_TO_DO"),
+        [(d.order_id, d.event_seq, d.updated_at, d.last_error.message if d.last_error else None) for d in found],
+    )
+    print(f"{len(found)} order(s) to cancel at Dropday by hand")
+    if found:
+        print("Once cancelled there, run `signbridge cancellations done ORDER_ID`.")
+    return 0
+
+
+def cancellations_done(args: argparse.Namespace, target: Target) -> int:
+    """A person cancelled the order at Dropday: the flag is settled (it leaves the listing)."""
+    store = target.store()
+    state = store.get_order_state(args.order_id)
+    if state is None:
+        raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+    flagged = [
+        d
+        for d in state.event_deliveries
+        if d.destination == Destination.DROPDAY and d.state is DeliveryState.ACTION_REQUIRED
+    ]
+    if not flagged:
+        raise ConsoleError(
+            f"Order {args.order_id!r} has no Dropday cancellation waiting for a person; nothing changed."
+        )
+    now, at = clock()
+    for d in flagged:
+        where = f"{d.order_id} / dropday / event {d.event_seq}"
+        if args.dry_run:
+            print(f"would settle {where}: action_required -> delivered (cancelled at Dropday by hand)")
+            continue
+        if not store.move_delivery(
+            d.order_id,
+            d.destination,
+            DeliveryState.DELIVERED,
+            from_states=(DeliveryState.ACTION_REQUIRED,),
+            updated_at=at,
+            now=now,
+            event_seq=d.event_seq,
+        ):
+            raise ConsoleError(f"{where} changed meanwhile; nothing changed.")
+        print(f"settled      {where}: action_required -> delivered (cancelled at Dropday by hand)")
     return 0
 
 
@@ -677,6 +761,18 @@ def build_parser() -> argparse.ArgumentParser:
     replaying.add_argument("--dry-run", action="store_true", help="print what would be requeued, change nothing")
     replaying.add_argument("--max", type=positive, metavar="N", help="at most N deliveries")
     replaying.set_defaults(run=replay)
+
+    cancellations = commands.add_parser(
+        "cancellations", help="cancelled orders Dropday had already routed (cancel them at Dropday by hand)"
+    ).add_subparsers(dest="action", required=True)
+    cancel_list = cancellations.add_parser("list", parents=[where], help="orders to cancel at Dropday by hand")
+    cancel_list.set_defaults(run=cancellations_list)
+    cancel_done = cancellations.add_parser(
+        "done", parents=[where], help="the order was cancelled at Dropday by hand: settle its flag"
+    )
+    cancel_done.add_argument("order_id")
+    cancel_done.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    cancel_done.set_defaults(run=cancellations_done)
 
     dlq = commands.add_parser("dlq", help="the delivery dead-letter queue").add_subparsers(dest="action", required=True)
     listing = dlq.add_parser("list", parents=[where], help="list messages without consuming them")
