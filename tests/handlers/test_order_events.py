@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 from signbridge.logic.outbox import DeliveryMessage, message_body
@@ -340,3 +341,24 @@ def test_events_that_contradict_the_order_are_refused_naming_the_field(pipeline,
     assert unknown_order["status"] == 404
     assert unknown_order["body"]["error"]["details"][0]["field"] == "order_id"
     assert order_view(lambda_context)["timeline"] == []
+
+
+def test_a_delivery_awaiting_payment_is_visible_but_neither_re_enqueued_nor_counted_as_held(
+    pipeline, fakes, configure, lambda_context, capsys
+):
+    sc, dd, on = fakes
+    configure(SWEEP_GRACE_SECONDS="1")
+    post_order(pending_order(), lambda_context)
+    pipeline.run_until_idle()
+    time.sleep(2.1)  # the delivery's due time is now in the past: an overdue one would be re-enqueued
+    capsys.readouterr()
+
+    report = load_function("sweeper").handler({}, lambda_context)
+
+    assert report["reenqueued"] == 0
+    assert report["counts"] == {"dropday#awaiting_payment": 1}
+    assert report["oldest_unsettled_seconds"] == 0  # the stuck alarm's metric
+    totals = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"DeliveriesHeld"' in line]
+    assert totals and all(sum(t["DeliveriesHeld"]) == 0 for t in totals if "destination" not in t)
+    pipeline.run_until_idle()
+    assert dd.requests == []
