@@ -58,12 +58,15 @@ LISTED_STATES = (
     DeliveryState.RETRYING,
     DeliveryState.PENDING,
     DeliveryState.SENDING,
+    DeliveryState.AWAITING_PAYMENT,
+    DeliveryState.ACTION_REQUIRED,
 )
 RESOLVE_HINT = (
     "check the destination, then run `signbridge order resolve {order_id} {destination} --delivered` "
     "(it has the order) or `--resend` (it has not)"
 )
 OPERATOR_REFERENCE = "resolved-by-operator"
+CANCEL_BY_HAND = "cancel_at_dropday_by_hand"
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # Long enough to hide a message for the whole run (so it is not read twice), short enough that a
 # message we leave behind reappears soon even if the release at the end never happens.
@@ -366,7 +369,11 @@ def cancellations_list(args: argparse.Namespace, target: Target) -> int:
     """Cancelled orders Dropday had already routed: each must be cancelled at Dropday by hand."""
     store = target.store()
     found = sorted(
-        store.deliveries_in_state(Destination.DROPDAY, DeliveryState.ACTION_REQUIRED),
+        (
+            d
+            for d in store.deliveries_in_state(Destination.DROPDAY, DeliveryState.ACTION_REQUIRED)
+            if d.last_error is not None and d.last_error.code == CANCEL_BY_HAND
+        ),
         key=lambda d: (d.updated_at, d.order_id),
     )
     print_table(
@@ -388,7 +395,10 @@ def cancellations_done(args: argparse.Namespace, target: Target) -> int:
     flagged = [
         d
         for d in state.event_deliveries
-        if d.destination == Destination.DROPDAY and d.state is DeliveryState.ACTION_REQUIRED
+        if d.destination == Destination.DROPDAY
+        and d.state is DeliveryState.ACTION_REQUIRED
+        and d.last_error is not None
+        and d.last_error.code == CANCEL_BY_HAND
     ]
     if not flagged:
         raise ConsoleError(

@@ -78,7 +78,9 @@ def persist_order(
     custom_line_ids: set[str],
     store: Store,
     hold_dropday_until_paid: bool = False,
+    held_for: DeliveryError | None = None,
 ) -> Intake:
+    """``held_for``: nothing is sent anywhere, each delivery waits for a person for this reason."""
     at = datetime.now(UTC).isoformat()
     body = order.model_dump_json()
     record = OrderRecord(
@@ -93,6 +95,13 @@ def persist_order(
     deliveries = [initial_delivery(order.id, d, custom_line_ids, at) for d in destinations]
     if hold_dropday_until_paid and order.financial_status in (FinancialStatus.PENDING, FinancialStatus.AUTHORIZED):
         deliveries = [awaiting_payment(d) if d.destination == Destination.DROPDAY else d for d in deliveries]
+    if held_for is not None:
+        deliveries = [
+            d.model_copy(update={"state": DeliveryState.ACTION_REQUIRED, "last_error": held_for})
+            if d.state is DeliveryState.PENDING
+            else d
+            for d in deliveries
+        ]
     created = store.create_order(record, deliveries)
     state = store.get_order_state(order.id)
     assert state is not None  # it was just written, or it existed
