@@ -65,3 +65,12 @@ def test_order_show_prints_the_timeline(cancelled_after_routing, capsys):
         ("1", "evt-cancel-1", "cancelled", "onward", "delivered"),
         ("1", "evt-cancel-1", "cancelled", "signcustomiser", "skipped"),
     ]
+
+
+def test_replay_refuses_deliveries_that_wait_for_payment_or_a_person(cancelled_after_routing, capsys):
+    capsys.readouterr()
+    code, _, err = run(capsys, "replay", "--destination", "dropday", "--state", "action_required", "--table", TABLE)
+
+    assert code == 1 and "not a resend" in err
+    flagged = Store(TABLE).get_delivery(ORDER_ID, "dropday", 1)
+    assert flagged is not None and flagged.state is DeliveryState.ACTION_REQUIRED

@@ -67,6 +67,9 @@ RESOLVE_HINT = (
 )
 OPERATOR_REFERENCE = "resolved-by-operator"
 CANCEL_BY_HAND = "cancel_at_dropday_by_hand"
+# Never put back to pending by the console: sent only once paid (a paid event releases it), or
+# waiting for a person (a Dropday cancellation by hand, a webhook order's unexplained money).
+NOT_REQUEUED = (DeliveryState.AWAITING_PAYMENT, DeliveryState.ACTION_REQUIRED)
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # Long enough to hide a message for the whole run (so it is not read twice), short enough that a
 # message we leave behind reappears soon even if the release at the end never happens.
@@ -447,6 +450,15 @@ class DlqMessage:
             raise ValueError("body's gen is not an integer")
         return data["order_id"], data["destination"], gen
 
+    def event_seq(self) -> int | None:
+        """The order event the message is about (None: the order itself)."""
+        try:
+            data = json.loads(self.body)
+        except json.JSONDecodeError:
+            return None
+        seq = data.get("event_seq") if isinstance(data, dict) else None
+        return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
 
 def receive_all(sqs: Any, queue_url: str, limit: int | None) -> Iterator[DlqMessage]:
     """Each message once (hidden for the run), until the queue seems empty or ``limit`` is reached."""
@@ -497,7 +509,7 @@ def dlq_list(args: argparse.Namespace, target: Target) -> int:
         except ValueError as exc:
             rows.append((m.message_id, m.sent_at, m.receives, f"malformed: {exc}", None, None, None))
             continue
-        delivery = store.get_delivery(order_id, destination) if store else None
+        delivery = store.get_delivery(order_id, destination, m.event_seq()) if store else None
         current = (delivery.state if delivery else "not found") if store else None
         rows.append((m.message_id, m.sent_at, m.receives, order_id, destination, gen, current))
     print_table(("MESSAGE_ID", "SENT_AT", "RECEIVES", "ORDER_ID", "DESTINATION", "GEN", "STATE_NOW"), rows)
@@ -525,12 +537,15 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
         except ValueError as exc:
             outcome("left", m, f"malformed: {exc}: {m.body[:200]!r}")
             continue
-        where = f"{order_id} / {destination}"
-        delivery = store.get_delivery(order_id, destination)
+        seq = m.event_seq()
+        where = f"{order_id} / {destination}" + (f" / event {seq}" if seq is not None else "")
+        delivery = store.get_delivery(order_id, destination, seq)
         if delivery is None:
             outcome("left", m, f"{where}: no such delivery in table {target.table_name}")
         elif delivery.state.settled:
             outcome("deleted", m, f"{where}: already {delivery.state}")
+        elif delivery.state in NOT_REQUEUED:
+            outcome("deleted", m, f"{where}: {delivery.state}, not for a resend")
         elif delivery.state is DeliveryState.IN_DOUBT:
             hint = RESOLVE_HINT.format(order_id=order_id, destination=destination)
             outcome("left", m, f"{where}: in doubt; {hint}")
@@ -638,6 +653,10 @@ def replay_state(name: str) -> DeliveryState:
         )
     if state.settled:
         raise ConsoleError(f"{state} deliveries are settled: replaying them could send an order twice.")
+    if state in NOT_REQUEUED:
+        raise ConsoleError(
+            f"{state} deliveries wait for a paid event or a person, not a resend (README, Order events)."
+        )
     return state
 
 
