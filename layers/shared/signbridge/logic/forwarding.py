@@ -388,8 +388,10 @@ class _Attempt:
             retrying_since=retrying_since,
             in_doubt_since=None if state.settled else in_doubt_since,
         )
+        # The event's key part only when there is one: an order's delivery is recorded as before.
+        event = {} if self.message.event_seq is None else {"event_seq": self.message.event_seq}
         if not self.forwarder.store.finish_attempt(
-            self.message.order_id, self.message.destination, self.claim.attempt_id, change, self.message.event_seq
+            self.message.order_id, self.message.destination, self.claim.attempt_id, change, **event
         ):
             logger.warning("lease lost before the outcome was recorded", extra=self.log)
         return state
