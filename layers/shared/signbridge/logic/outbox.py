@@ -58,7 +58,7 @@ def parse_message(body: str) -> DeliveryMessage | None:
             not isinstance(data["order_id"], str)
             or not isinstance(data["destination"], str)
             or not isinstance(gen, int)
-            or not (event_seq is None or (isinstance(event_seq, int) and event_seq > 0))
+            or not (event_seq is None or (type(event_seq) is int and event_seq > 0))
         ):
             return None
         return DeliveryMessage(data["order_id"], data["destination"], gen, event_seq)
