@@ -74,3 +74,24 @@ def test_replay_refuses_deliveries_that_wait_for_payment_or_a_person(cancelled_a
     assert code == 1 and "not a resend" in err
     flagged = Store(TABLE).get_delivery(ORDER_ID, "dropday", 1)
     assert flagged is not None and flagged.state is DeliveryState.ACTION_REQUIRED
+
+
+def test_order_retry_puts_a_failed_event_back_after_the_order(table, fakes, configure, lambda_context, capsys):
+    sc, dd, on = fakes
+    pipeline = wire_pipeline(configure, fakes, lambda_context, TABLE)
+    on.add_faults({"status": 422, "method": "POST", "path": "/api/v1/orders"})  # Onward refuses the order once
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(CANCELLED, lambda_context)
+    pipeline.run_until_idle()
+    event_delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 1)
+    assert event_delivery is not None and event_delivery.state is DeliveryState.FAILED
+    capsys.readouterr()
+
+    code, out, _ = run(capsys, "order", "retry", ORDER_ID, "--destination", "onward", "--table", TABLE)
+    pipeline.run_until_idle()
+
+    assert code == 0
+    assert f"{ORDER_ID} / onward: failed -> pending" in out
+    assert f"{ORDER_ID} / onward / event 1: failed -> pending" in out
+    methods = [(r["method"], r["response"]["status"]) for r in on.requests]
+    assert methods == [("POST", 422), ("POST", 201), ("PATCH", 200)]

@@ -269,7 +269,11 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
     state = store.get_order_state(args.order_id)
     if state is None:
         raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
-    deliveries = sorted(state.deliveries, key=lambda d: d.destination)
+    # The order's own deliveries, then its events' (in their order), so an order retried after it
+    # failed somewhere is followed by the events that failed because of it.
+    deliveries = sorted(state.deliveries, key=lambda d: d.destination) + sorted(
+        state.event_deliveries, key=lambda d: (d.event_seq or 0, d.destination)
+    )
     if args.destination:
         deliveries = [d for d in deliveries if d.destination == args.destination]
         if not deliveries:
@@ -278,7 +282,7 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
     verb = "would requeue" if args.dry_run else "requeued"
     unchanged = 0
     for d in deliveries:
-        where = f"{d.order_id} / {d.destination}"
+        where = f"{d.order_id} / {d.destination}" + (f" / event {d.event_seq}" if d.event_seq else "")
         if d.state is DeliveryState.IN_DOUBT:
             # A blind resend could make a second order at a destination without a duplicate rule.
             hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
