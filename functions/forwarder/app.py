@@ -55,10 +55,12 @@ def _dead_letter(record: SQSRecord, reason: str) -> None:
 
 def _replace(message: DeliveryMessage, delay: float) -> bool:
     """Send a fresh message of a new generation; the current one then ends (and would be stale)."""
-    gen = root.store().replace_message(message.order_id, message.destination, message.gen, int(time.time()))
+    gen = root.store().replace_message(
+        message.order_id, message.destination, message.gen, int(time.time()), message.event_seq
+    )
     if gen is None:
         return True  # a newer message exists already, or the delivery is settled: this one is done
-    replacement = DeliveryMessage(message.order_id, message.destination, gen)
+    replacement = DeliveryMessage(message.order_id, message.destination, gen, message.event_seq)
     sqs.send_message(
         QueueUrl=root.settings().delivery_queue_url,
         MessageBody=message_body(replacement),

@@ -1,4 +1,5 @@
-"""POST /orders (platform order intake) and GET /orders/{order_id} (where it stands)."""
+"""POST /orders (platform order intake), POST /orders/{order_id}/events (what happened after
+checkout) and GET /orders/{order_id} (where it stands)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signbridge import runtime
 from signbridge.http import install_error_handlers, parse_json, parse_model, raw_body
+from signbridge.logic.order_events import accept_order_event, event_view
 from signbridge.logic.orders import accept_platform_order, find_order, order_view
+from signbridge.models.events import OrderEvent
 from signbridge.models.order import Order
 from signbridge.observability import logger, metrics, tracer
 from signbridge.signed_request import signed_json
@@ -34,11 +37,31 @@ def create_order() -> Response:
     else:
         body = parse_json(raw_body(app.current_event, settings.max_body_bytes))
     order = parse_model(Order, body)
-    intake = accept_platform_order(order, runtime.store(), settings.route_platform_orders_to)
+    intake = accept_platform_order(
+        order, runtime.store(), settings.route_platform_orders_to, settings.dropday_hold_until_paid
+    )
     logger.info("order received", extra={"order_id": order.id, "new_order": intake.created})
     metrics.add_metric(name="OrderAccepted" if intake.created else "OrderRepeated", unit="Count", value=1)
     return Response(
         status_code=202 if intake.created else 200, content_type="application/json", body=order_view(intake.state)
+    )
+
+
+@app.post("/orders/<order_id>/events")
+@tracer.capture_method
+def post_order_event(order_id: str) -> Response:
+    settings = runtime.settings()
+    secrets = runtime.platform_order_secrets()
+    if secrets:
+        _, body = signed_json(app.current_event, secrets, settings)
+    else:
+        body = parse_json(raw_body(app.current_event, settings.max_body_bytes))
+    event = parse_model(OrderEvent, body)
+    intake = accept_order_event(order_id, event, runtime.store())
+    logger.info("order event received", extra={"order_id": order_id, "event_id": event.id, "new": intake.created})
+    metrics.add_metric(name="OrderEventAccepted" if intake.created else "OrderEventRepeated", unit="Count", value=1)
+    return Response(
+        status_code=202 if intake.created else 200, content_type="application/json", body=event_view(intake)
     )
 
 

@@ -32,6 +32,9 @@ GAUGES = {
     DeliveryState.HELD: "DeliveriesHeld",
     DeliveryState.IN_DOUBT: "DeliveriesInDoubt",
     DeliveryState.FAILED: "DeliveriesFailed",
+    # Not faults: own gauges, so the held / stuck alarms stay about configuration problems.
+    DeliveryState.AWAITING_PAYMENT: "DeliveriesAwaitingPayment",
+    DeliveryState.ACTION_REQUIRED: "DeliveriesActionRequired",
 }
 
 

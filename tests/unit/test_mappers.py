@@ -365,12 +365,13 @@ def test_the_documented_webhook_order_becomes_a_canonical_order(webhook_example)
     # Named by the platform's id, so both routes name the order alike
     assert order.id == "12345"
     assert order.number == "SIGN-12345"
-    assert (order.total, order.currency) == (120000, "USD")
+    # The signs alone (app_total): the rest of order_total is not a sign, and not shipping
+    assert (order.total, order.shipping, order.currency) == (100000, 0, "USD")
     assert order.shipping_address.province == "Queensland"
     assert order.shipping_address.country == "Australia"
     assert order.customer.id == "1234"
     [line] = order.line_items
-    assert (line.external_id, line.unit_price, line.quantity) == ("1234", 10000, 1)
+    assert (line.external_id, line.unit_price, line.quantity) == ("1234", 10000, 10)  # app_total / price
     assert order.created_at.utcoffset() is not None
     assert order.totals_problems() == []
 

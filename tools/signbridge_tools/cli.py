@@ -37,7 +37,7 @@ from signbridge.errors import StoreUnavailable
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryRecord, DeliveryState
 from signbridge.settings import Destination
-from signbridge.store.table import Store
+from signbridge.store.table import OrderState, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STACK_FILE = ROOT / ".local" / "stack.json"
@@ -59,12 +59,18 @@ LISTED_STATES = (
     DeliveryState.RETRYING,
     DeliveryState.PENDING,
     DeliveryState.SENDING,
+    DeliveryState.AWAITING_PAYMENT,
+    DeliveryState.ACTION_REQUIRED,
 )
 RESOLVE_HINT = (
     "check the destination, then run `signbridge order resolve {order_id} {destination} --delivered` "
     "(it has the order) or `--resend` (it has not)"
 )
 OPERATOR_REFERENCE = "resolved-by-operator"
+CANCEL_BY_HAND = "cancel_at_dropday_by_hand"
+# Never put back to pending by the console: sent only once paid (a paid event releases it), or
+# waiting for a person (a Dropday cancellation by hand, a webhook order's unexplained money).
+NOT_REQUEUED = (DeliveryState.AWAITING_PAYMENT, DeliveryState.ACTION_REQUIRED)
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # Long enough to hide a message for the whole run (so it is not read twice), short enough that a
 # message we leave behind reappears soon even if the release at the end never happens.
@@ -185,7 +191,9 @@ def destination_names(destination: str | None) -> list[str]:
 def requeue(store: Store, delivery: DeliveryRecord) -> bool:
     """Back to pending, only if it is still in the state the operator saw (else False)."""
     now, at = clock()
-    return store.requeue_delivery(delivery.order_id, delivery.destination, at, now, states=(delivery.state,))
+    return store.requeue_delivery(
+        delivery.order_id, delivery.destination, at, now, states=(delivery.state,), event_seq=delivery.event_seq
+    )
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
@@ -245,6 +253,7 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
     )
     if state.sc_order_ids:
         print("Sign Customiser order ids: " + ", ".join(str(i) for i in state.sc_order_ids))
+    print_timeline(state)
     for d in deliveries:
         if d.state is DeliveryState.IN_DOUBT:
             hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
@@ -261,7 +270,11 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
     state = store.get_order_state(args.order_id)
     if state is None:
         raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
-    deliveries = sorted(state.deliveries, key=lambda d: d.destination)
+    # The order's own deliveries, then its events' (in their order), so an order retried after it
+    # failed somewhere is followed by the events that failed because of it.
+    deliveries = sorted(state.deliveries, key=lambda d: d.destination) + sorted(
+        state.event_deliveries, key=lambda d: (d.event_seq or 0, d.destination)
+    )
     if args.destination:
         deliveries = [d for d in deliveries if d.destination == args.destination]
         if not deliveries:
@@ -270,7 +283,7 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
     verb = "would requeue" if args.dry_run else "requeued"
     unchanged = 0
     for d in deliveries:
-        where = f"{d.order_id} / {d.destination}"
+        where = f"{d.order_id} / {d.destination}" + (f" / event {d.event_seq}" if d.event_seq else "")
         if d.state is DeliveryState.IN_DOUBT:
             # A blind resend could make a second order at a destination without a duplicate rule.
             hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
@@ -331,6 +344,94 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
+def print_timeline(state: OrderState) -> None:
+    """The order's events, oldest first, and what each destination did with each."""
+    if not state.events:
+        return
+    print("timeline:")
+    deliveries = sorted(state.event_deliveries, key=lambda d: (d.event_seq or 0, d.destination))
+    rows = [
+        (
+            event.seq,
+            event.event_id,
+            event.type,
+            event.received_at,
+            d.destination,
+            d.state,
+            d.attempts,
+            d.destination_ref,
+            describe_error(d),
+        )
+        for event in state.events
+        for d in deliveries
+        if d.event_seq == event.seq
+    ]
+    print_table(
+        ("SEQ", "EVENT_ID", "TYPE", "RECEIVED_AT", "DESTINATION", "STATE", "ATTEMPTS", "DESTINATION_REF", "LAST_ERROR"),
+        rows,
+    )
+
+
+# --- cancellations --------------------------------------------------------------------------
+def cancellations_list(args: argparse.Namespace, target: Target) -> int:
+    """Cancelled orders Dropday had already routed: each must be cancelled at Dropday by hand."""
+    store = target.store()
+    found = sorted(
+        (
+            d
+            for d in store.deliveries_in_state(Destination.DROPDAY, DeliveryState.ACTION_REQUIRED)
+            if d.last_error is not None and d.last_error.code == CANCEL_BY_HAND
+        ),
+        key=lambda d: (d.updated_at, d.order_id),
+    )
+    print_table(
+        ("ORDER_ID", "EVENT", "FLAGGED_AT", "WHAT_TO_DO"),
+        [(d.order_id, d.event_seq, d.updated_at, d.last_error.message if d.last_error else None) for d in found],
+    )
+    print(f"{len(found)} order(s) to cancel at Dropday by hand")
+    if found:
+        print("Once cancelled there, run `signbridge cancellations done ORDER_ID`.")
+    return 0
+
+
+def cancellations_done(args: argparse.Namespace, target: Target) -> int:
+    """A person cancelled the order at Dropday: the flag is settled (it leaves the listing)."""
+    store = target.store()
+    state = store.get_order_state(args.order_id)
+    if state is None:
+        raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+    flagged = [
+        d
+        for d in state.event_deliveries
+        if d.destination == Destination.DROPDAY
+        and d.state is DeliveryState.ACTION_REQUIRED
+        and d.last_error is not None
+        and d.last_error.code == CANCEL_BY_HAND
+    ]
+    if not flagged:
+        raise ConsoleError(
+            f"Order {args.order_id!r} has no Dropday cancellation waiting for a person; nothing changed."
+        )
+    now, at = clock()
+    for d in flagged:
+        where = f"{d.order_id} / dropday / event {d.event_seq}"
+        if args.dry_run:
+            print(f"would settle {where}: action_required -> delivered (cancelled at Dropday by hand)")
+            continue
+        if not store.move_delivery(
+            d.order_id,
+            d.destination,
+            DeliveryState.DELIVERED,
+            from_states=(DeliveryState.ACTION_REQUIRED,),
+            updated_at=at,
+            now=now,
+            event_seq=d.event_seq,
+        ):
+            raise ConsoleError(f"{where} changed meanwhile; nothing changed.")
+        print(f"settled      {where}: action_required -> delivered (cancelled at Dropday by hand)")
+    return 0
+
+
 # --- dlq ------------------------------------------------------------------------------------
 @dataclass
 class DlqMessage:
@@ -353,6 +454,15 @@ class DlqMessage:
         if not isinstance(gen, int) or isinstance(gen, bool):
             raise ValueError("body's gen is not an integer")
         return data["order_id"], data["destination"], gen
+
+    def event_seq(self) -> int | None:
+        """The order event the message is about (None: the order itself)."""
+        try:
+            data = json.loads(self.body)
+        except json.JSONDecodeError:
+            return None
+        seq = data.get("event_seq") if isinstance(data, dict) else None
+        return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
 
 
 def receive_all(sqs: Any, queue_url: str, limit: int | None) -> Iterator[DlqMessage]:
@@ -404,7 +514,7 @@ def dlq_list(args: argparse.Namespace, target: Target) -> int:
         except ValueError as exc:
             rows.append((m.message_id, m.sent_at, m.receives, f"malformed: {exc}", None, None, None))
             continue
-        delivery = store.get_delivery(order_id, destination) if store else None
+        delivery = store.get_delivery(order_id, destination, m.event_seq()) if store else None
         current = (delivery.state if delivery else "not found") if store else None
         rows.append((m.message_id, m.sent_at, m.receives, order_id, destination, gen, current))
     print_table(("MESSAGE_ID", "SENT_AT", "RECEIVES", "ORDER_ID", "DESTINATION", "GEN", "STATE_NOW"), rows)
@@ -432,12 +542,15 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
         except ValueError as exc:
             outcome("left", m, f"malformed: {exc}: {m.body[:200]!r}")
             continue
-        where = f"{order_id} / {destination}"
-        delivery = store.get_delivery(order_id, destination)
+        seq = m.event_seq()
+        where = f"{order_id} / {destination}" + (f" / event {seq}" if seq is not None else "")
+        delivery = store.get_delivery(order_id, destination, seq)
         if delivery is None:
             outcome("left", m, f"{where}: no such delivery in table {target.table_name}")
         elif delivery.state.settled:
             outcome("deleted", m, f"{where}: already {delivery.state}")
+        elif delivery.state in NOT_REQUEUED:
+            outcome("deleted", m, f"{where}: {delivery.state}, not for a resend")
         elif delivery.state is DeliveryState.IN_DOUBT:
             hint = RESOLVE_HINT.format(order_id=order_id, destination=destination)
             outcome("left", m, f"{where}: in doubt; {hint}")
@@ -554,6 +667,10 @@ def replay_state(name: str) -> DeliveryState:
         )
     if state.settled:
         raise ConsoleError(f"{state} deliveries are settled: replaying them could send an order twice.")
+    if state in NOT_REQUEUED:
+        raise ConsoleError(
+            f"{state} deliveries wait for a paid event or a person, not a resend (README, Order events)."
+        )
     return state
 
 
@@ -693,6 +810,18 @@ def build_parser() -> argparse.ArgumentParser:
     replaying.add_argument("--dry-run", action="store_true", help="print what would be requeued, change nothing")
     replaying.add_argument("--max", type=positive, metavar="N", help="at most N deliveries")
     replaying.set_defaults(run=replay)
+
+    cancellations = commands.add_parser(
+        "cancellations", help="cancelled orders Dropday had already routed (cancel them at Dropday by hand)"
+    ).add_subparsers(dest="action", required=True)
+    cancel_list = cancellations.add_parser("list", parents=[where], help="orders to cancel at Dropday by hand")
+    cancel_list.set_defaults(run=cancellations_list)
+    cancel_done = cancellations.add_parser(
+        "done", parents=[where], help="the order was cancelled at Dropday by hand: settle its flag"
+    )
+    cancel_done.add_argument("order_id")
+    cancel_done.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    cancel_done.set_defaults(run=cancellations_done)
 
     dlq = commands.add_parser("dlq", help="the delivery dead-letter queue").add_subparsers(dest="action", required=True)
     listing = dlq.add_parser("list", parents=[where], help="list messages without consuming them")

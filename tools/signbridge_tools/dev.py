@@ -28,7 +28,8 @@ STATE = ROOT / ".local"
 STACK_FILE = STATE / "stack.json"
 FAKES_FILE = STATE / "fakes.json"
 FAKES_PID = STATE / "fakes.pid"
-ENDPOINT = os.environ.get("MINISTACK_ENDPOINT", f"http://127.0.0.1:{os.environ.get('MINISTACK_PORT', '4566')}")
+# The same MiniStack as local/stack.sh: MINISTACK_PORT picks it (several stacks may run side by side).
+ENDPOINT = os.environ.get("MINISTACK_ENDPOINT") or f"http://127.0.0.1:{os.environ.get('MINISTACK_PORT', '4566')}"
 REGION = "us-east-1"
 STACK_NAME = os.environ.get("STACK_NAME", "signbridge-local")
 

@@ -49,6 +49,7 @@ from signbridge.errors import (
 from signbridge.http import MAX_INTEGER_DIGITS, MAX_JSON_DEPTH
 from signbridge.logic.limits import STORED_ITEM_BUDGET_BYTES
 from signbridge.logic.orders import ORIGIN_PLATFORM, initial_delivery, order_view
+from signbridge.models.events import EventType, OrderEvent
 from signbridge.models.items import DeliveryError, DeliveryState, OrderRecord
 from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
 from signbridge.models.signcustomiser import OrderCreated, ProductCreated
@@ -91,7 +92,9 @@ class LastError(BaseModel):
 
     code: str = Field(
         description="e.g. transient, rejected, mapping_failed, auth_rejected, destination_unconfigured, "
-        "credentials_unreadable, in_doubt, retries_exhausted, no_customised_lines."
+        "credentials_unreadable, in_doubt, retries_exhausted, no_customised_lines, awaiting_payment, "
+        "order_cancelled, waiting_for_earlier, not_forwarded, order_not_sent, order_not_delivered, "
+        "cancel_at_dropday_by_hand."
     )
     message: str
     status: int | SkipJsonSchema[None] = _omitted("The destination's HTTP status, when it answered.")
@@ -119,6 +122,22 @@ class DeliveryView(BaseModel):
     )
 
 
+class TimelineEntry(BaseModel):
+    """One order event, in the order the events apply, and what each destination did with it."""
+
+    seq: int = Field(ge=1, description="1, 2, ...: the order in which the order's events apply.")
+    event_id: str = Field(description="The platform's id of the event.")
+    type: EventType
+    received_at: str = Field(description="ISO 8601 timestamp of first receipt.")
+    deliveries: dict[Destination, DeliveryView] = Field(description="Keyed by destination name.")
+
+
+class OrderEventView(TimelineEntry):
+    """An order event as signbridge recorded it."""
+
+    order_id: str
+
+
 class OrderView(BaseModel):
     """An order as signbridge holds it: where it came from and where it stands at each destination."""
 
@@ -129,6 +148,7 @@ class OrderView(BaseModel):
     received_at: str = Field(description="ISO 8601 timestamp of first receipt.")
     deliveries: dict[Destination, DeliveryView] = Field(description="Keyed by destination name.")
     sign_customiser_order_ids: list[int] = Field(description="Sign Customiser's ids for this order, once known.")
+    timeline: list[TimelineEntry] = Field(description="The order's events (paid, cancelled, ...), oldest first.")
 
 
 class ErrorDetail(BaseModel):
@@ -161,6 +181,8 @@ SCHEMA_MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (ProductAccepted, "serialization"),
     (WebhookAccepted, "serialization"),
     (OrderView, "serialization"),
+    (OrderEvent, "validation"),
+    (OrderEventView, "serialization"),
     (ErrorBody, "serialization"),
     (GatewayError, "serialization"),
 ]
@@ -230,6 +252,51 @@ CREATE_ORDER_ERRORS = [
     SignbridgeError,
 ]
 GET_ORDER_ERRORS = [NotFound, ValidationFailed, StoreUnavailable, SignbridgeError]
+ORDER_EVENT_ERRORS = [
+    PayloadTooLarge,
+    TooLargeToStore,
+    UnsupportedMediaType,
+    SignatureMissing,  # only when PLATFORM_ORDERS_SECRET_PARAM is set
+    TimestampMalformed,
+    TimestampStale,
+    SignatureInvalid,
+    ConfigurationError,
+    *JSON_ERRORS,
+    ValidationFailed,
+    NotStorable,
+    NotFound,
+    Conflict,
+    StoreUnavailable,
+    SignbridgeError,
+]
+EVENT_EXAMPLE = {
+    "id": "evt-refund-1",
+    "type": "refunded",
+    "occurred_at": "2025-10-24T10:00:00Z",
+    "refund": {"lines": [{"line_id": "line-1", "quantity": 1, "amount": 2999}], "shipping": 0, "currency": "USD"},
+}
+EVENT_VIEW_EXAMPLE = {
+    "order_id": "order-123456",
+    "seq": 1,
+    "event_id": "evt-refund-1",
+    "type": "refunded",
+    "received_at": "2025-10-24T10:00:01.102934+00:00",
+    "deliveries": {
+        "dropday": {
+            "destination": "dropday",
+            "state": "skipped",
+            "attempts": 0,
+            "last_error": {"code": "not_forwarded", "message": "Dropday documents no update endpoint: recorded only."},
+            "updated_at": "2025-10-24T10:00:01.102934+00:00",
+        },
+        "onward": {
+            "destination": "onward",
+            "state": "pending",
+            "attempts": 0,
+            "updated_at": "2025-10-24T10:00:01.102934+00:00",
+        },
+    },
+}
 
 STATUS_TITLES = {
     400: "Malformed body",
@@ -338,6 +405,8 @@ def build_openapi() -> dict[str, Any]:
     accepted_view, underway_view = _order_view_examples(Order.model_validate(canonical_order))
     for view in (accepted_view, underway_view):
         OrderView.model_validate(view)  # the documented shape still fits what order_view() returns
+    OrderEventView.model_validate(EVENT_VIEW_EXAMPLE)
+    OrderEvent.model_validate(EVENT_EXAMPLE)
 
     signed = [
         {"$ref": "#/components/parameters/WebhookTimestamp"},
@@ -447,6 +516,47 @@ def build_openapi() -> dict[str, Any]:
                         "content": _json(order_view_schema, example=accepted_view),
                     },
                     **_error_responses(CREATE_ORDER_ERRORS),
+                    **_gateway_responses(api_key=True),
+                },
+            }
+        },
+        "/orders/{order_id}/events": {
+            "post": {
+                "operationId": "postOrderEvent",
+                "tags": ["Orders"],
+                "summary": "Tell signbridge what happened to an order after checkout",
+                "description": (
+                    "`paid`, `cancelled`, `refunded` (with `refund`: lines, quantities, amounts in minor units) "
+                    "or `fulfilled` (with `fulfilment`: carrier, tracking number and URL, lines). Idempotent on "
+                    "the event's `id`: the same event again answers 200; the same id with different content is "
+                    "409. Events apply in the order they are recorded; one that contradicts the order (refunds "
+                    "more than was bought, ships an unknown line, pays a cancelled order) is 422 naming the "
+                    "field; an unknown order is 404. Signed like POST /orders when signing is on."
+                ),
+                "security": api_key,
+                "parameters": [
+                    {
+                        "name": "order_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The order's id, as posted to POST /orders.",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": _json(schema(OrderEvent, "validation"), example=EVENT_EXAMPLE),
+                },
+                "responses": {
+                    "200": {
+                        "description": "Already recorded: the event as it stands.",
+                        "content": _json(schema(OrderEventView, "serialization"), example=EVENT_VIEW_EXAMPLE),
+                    },
+                    "202": {
+                        "description": "Recorded: its deliveries are queued.",
+                        "content": _json(schema(OrderEventView, "serialization"), example=EVENT_VIEW_EXAMPLE),
+                    },
+                    **_error_responses(ORDER_EVENT_ERRORS),
                     **_gateway_responses(api_key=True),
                 },
             }

@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     dropday_account_id: str = ""
     dropday_source: str = "signbridge"
     dropday_test: bool = False
+    # Hold an order's Dropday delivery while the order is pending or authorized (goods are made
+    # for it): a `paid` event releases it, a `cancelled` one cancels it.
+    dropday_hold_until_paid: bool = True
 
     onward_base_url: AnyHttpUrl = AnyHttpUrl("https://app.useonward.com")
     onward_api_key_param: str = ""

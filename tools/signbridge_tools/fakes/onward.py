@@ -1,7 +1,12 @@
-"""Fake of Onward's `POST /api/v1/orders` and `PATCH /api/v1/orders/{shop_order_id}`.
+"""Fake of Onward's `POST /api/v1/orders` and `PATCH /api/v1/orders/{shop_order_id}`, and of
+what comes after checkout: `PATCH /api/v1/orders/{id}/refund_insurance`, `POST /api/v1/shipments`,
+`PATCH /api/v1/shipments/{id}` and `POST /api/v1/shipments/{id}/events`.
 
 A repeated shop_order_id is 409 with an empty body (documented). PATCH takes "the same body" but is
-validated as a partial update: the fields it sends must be well formed, none is required.
+validated as a partial update: the fields it sends must be well formed, only `financial_status` is
+required (the "updating orders" guide). Shipments answer 201 / 404 (unknown order or shipment) /
+409 (a shipment with that id exists) / 422; their fields are not in the stored contract, so the
+fake checks the ones signbridge sends (models/onward.py, OnwardShipment).
 """
 
 from __future__ import annotations
@@ -29,7 +34,22 @@ from .server import (
 
 DEFAULT_API_KEY = "onward-dev-key"
 ORDERS_PATH = "/api/v1/orders"
+SHIPMENTS_PATH = "/api/v1/shipments"
 FINANCIAL_STATUSES = ("pending", "paid", "refunded", "voided")
+SHIPMENT_EVENT_STATUSES = (
+    "label_printed",
+    "label_purchased",
+    "attempted_delivery",
+    "ready_for_pickup",
+    "carrier_picked_up",
+    "confirmed",
+    "in_transit",
+    "out_for_delivery",
+    "delivered",
+    "delayed",
+    "failure",
+    "picked_up",
+)
 
 MONEY = {"cents": is_int, "currency": matches(r"[A-Z]{3}", "must be a 3-letter ISO 4217 code")}
 LINE_ITEM = {
@@ -85,6 +105,16 @@ ORDER_SCHEMA: dict[str, Any] = {
     "line_items": [LINE_ITEM],
 }
 
+SHIPMENT_SCHEMA: dict[str, Any] = {
+    "shop_order_id": is_str,
+    "shop_shipment_id": is_str,
+    "carrier": is_str,
+    "tracking_number": is_str,
+    "tracking_url?": is_str,
+    "line_items": [{"shop_line_item_id": is_str, "quantity": all_of(is_int, at_least(1))}],
+}
+SHIPMENT_EVENT_SCHEMA: dict[str, Any] = {"status": one_of(*SHIPMENT_EVENT_STATUSES), "occurred_at?": iso8601}
+
 
 class OnwardFake(FakeServer):
     name = "onward"
@@ -104,8 +134,16 @@ class OnwardFake(FakeServer):
         self.api_key = api_key
         self.routes = [
             ("POST", re.compile(re.escape(ORDERS_PATH)), self._create_order),
+            ("PATCH", re.compile(re.escape(ORDERS_PATH) + r"/(?P<id>[^/]+)/refund_insurance"), self._refund_insurance),
             ("PATCH", re.compile(re.escape(ORDERS_PATH) + r"/(?P<id>[^/]+)"), self._update_order),
+            ("POST", re.compile(re.escape(SHIPMENTS_PATH)), self._create_shipment),
+            ("PATCH", re.compile(re.escape(SHIPMENTS_PATH) + r"/(?P<id>[^/]+)"), self._update_shipment),
+            ("POST", re.compile(re.escape(SHIPMENTS_PATH) + r"/(?P<id>[^/]+)/events"), self._shipment_event),
         ]
+        self.shipments: dict[str, dict[str, Any]] = {}  # by shop_shipment_id; guarded by the lock
+
+    def _reset_extra(self) -> None:
+        self.shipments.clear()
 
     def error_body(self, message: str) -> Any:
         return {"errors": [message]}
@@ -138,9 +176,66 @@ class OnwardFake(FakeServer):
         order = self._find_order(unquote(match["id"]))
         if order is None:
             return Response(404, self.error_body("Order not found"))
-        if problems := validate(req.json, ORDER_SCHEMA, partial=True):
+        problems = validate(req.json, ORDER_SCHEMA, partial=True)
+        if isinstance(req.json, dict) and "financial_status" not in req.json:
+            problems.append(("financial_status", "is required"))
+        if problems:
             return Response(422, {"errors": [f"{path} {problem}" for path, problem in problems]})
         order["updates"].append(copy.deepcopy(req.json))
         order["current"].update(copy.deepcopy(req.json))
         order["current"]["shop_order_id"] = order["key"]  # the path decides which order this is
         return Response(200, copy.deepcopy(order["current"]))
+
+    def _refund_insurance(self, req: Request, match: Any) -> Response:
+        if bad := self._accept_problem(req):
+            return bad
+        order = self._find_order(unquote(match["id"]))
+        if order is None:
+            return Response(404, self.error_body("Order not found"))
+        if not order["current"].get("purchased_quote_token"):
+            return Response(422, self.error_body("Order is not insured"))
+        if order.get("insurance_refunded"):
+            return Response(409, self.error_body("Insurance already refunded"))
+        order["insurance_refunded"] = True
+        return Response(200, copy.deepcopy(order["current"]))
+
+    def _create_shipment(self, req: Request, _match: Any) -> Response:
+        if bad := self._accept_problem(req):
+            return bad
+        body = req.json
+        if problems := validate(body, SHIPMENT_SCHEMA):
+            return Response(422, {"errors": [f"{path} {problem}" for path, problem in problems]})
+        order = self._find_order(body["shop_order_id"])
+        if order is None:
+            return Response(404, self.error_body("Order not found"))
+        lines = {line["shop_line_item_id"] for line in order["current"].get("line_items", [])}
+        unknown = [line["shop_line_item_id"] for line in body["line_items"] if line["shop_line_item_id"] not in lines]
+        if unknown:
+            return Response(422, {"errors": [f"line_items shop_line_item_id {u} is not in the order" for u in unknown]})
+        if body["shop_shipment_id"] in self.shipments:
+            return Response(409)
+        shipment = {**copy.deepcopy(body), "id": body["shop_shipment_id"], "events": []}
+        self.shipments[body["shop_shipment_id"]] = shipment
+        return Response(201, copy.deepcopy(shipment))
+
+    def _update_shipment(self, req: Request, match: Any) -> Response:
+        if bad := self._accept_problem(req):
+            return bad
+        shipment = self.shipments.get(unquote(match["id"]))
+        if shipment is None:
+            return Response(404, self.error_body("Shipment not found"))
+        if problems := validate(req.json, SHIPMENT_SCHEMA, partial=True):
+            return Response(422, {"errors": [f"{path} {problem}" for path, problem in problems]})
+        shipment.update(copy.deepcopy(req.json))
+        return Response(200, copy.deepcopy(shipment))
+
+    def _shipment_event(self, req: Request, match: Any) -> Response:
+        if bad := self._accept_problem(req):
+            return bad
+        shipment = self.shipments.get(unquote(match["id"]))
+        if shipment is None:
+            return Response(404, self.error_body("Shipment not found"))
+        if problems := validate(req.json, SHIPMENT_EVENT_SCHEMA):
+            return Response(422, {"errors": [f"{path} {problem}" for path, problem in problems]})
+        shipment["events"].append(copy.deepcopy(req.json))
+        return Response(201, copy.deepcopy(req.json))

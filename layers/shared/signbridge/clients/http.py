@@ -54,8 +54,18 @@ def json_or_none(response: httpx.Response) -> Any:
 
 
 def post(client: httpx.Client, path: str, body: BaseModel, classify: Callable[[httpx.Response], Outcome]) -> Outcome:
+    return send(client, "POST", path, body, classify)
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    body: BaseModel | None,
+    classify: Callable[[httpx.Response], Outcome],
+) -> Outcome:
     try:
-        response = client.post(path, content=encode(body))
+        response = client.request(method, path, content=b"{}" if body is None else encode(body))
     except httpx.ConnectError as exc:
         return Transient(f"connection failed: {type(exc).__name__}")
     except httpx.TimeoutException as exc:

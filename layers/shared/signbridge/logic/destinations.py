@@ -6,14 +6,16 @@ from dataclasses import dataclass
 
 from signbridge.clients.dropday import DropdayClient
 from signbridge.clients.onward import OnwardClient
-from signbridge.clients.outcomes import Outcome
+from signbridge.clients.outcomes import Accepted, Outcome
 from signbridge.clients.signcustomiser import SignCustomiserClient
-from signbridge.logic.forwarding import OrderContext
+from signbridge.logic.forwarding import ActionRequired, EventContext, OrderContext
 from signbridge.mappers.dropday import to_dropday_order
 from signbridge.mappers.onward import to_onward_order
+from signbridge.mappers.onward_updates import OnwardEventRequest, to_onward_event
 from signbridge.mappers.signcustomiser import to_signcustomiser_order
 from signbridge.models.dropday import DropdayOrder
-from signbridge.models.items import ScOrderLink
+from signbridge.models.events import EventType
+from signbridge.models.items import DeliveryState, ScOrderLink
 from signbridge.models.onward import OnwardOrder
 from signbridge.models.signcustomiser import ScCreateOrderRequest
 from signbridge.settings import Destination
@@ -45,6 +47,12 @@ class SignCustomiserDestination:
             p.external_id for p in request.products
         }
 
+    def prepare_event(self, context: EventContext) -> None:
+        return None  # Sign Customiser documents no endpoint for order events
+
+    def send_event(self, request: object) -> Outcome:
+        raise AssertionError("nothing is sent to Sign Customiser for an order event")
+
 
 @dataclass
 class DropdayDestination:
@@ -65,6 +73,22 @@ class DropdayDestination:
     def confirms(self, request: DropdayOrder, link: ScOrderLink) -> bool:
         return False  # Dropday's duplicate rule makes a resend safe: nothing to confirm
 
+    def prepare_event(self, context: EventContext) -> ActionRequired | None:
+        """Dropday documents no update or cancel: a cancellation of an order it has is for a person."""
+        if context.event.type is not EventType.CANCELLED or context.order_delivery.state is not DeliveryState.DELIVERED:
+            return None
+        reference = context.order_delivery.destination_ref or "unknown"
+        return ActionRequired(
+            code="cancel_at_dropday_by_hand",
+            message=f"The order was cancelled (event {context.event.id}) after Dropday routed it (reference "
+            f"{reference}). Dropday has no cancel endpoint: cancel it at Dropday by hand, then run "
+            f"`signbridge cancellations done {context.order.id}`.",
+            metric="DropdayCancelByHand",
+        )
+
+    def send_event(self, request: object) -> Outcome:
+        raise AssertionError("nothing is sent to Dropday for an order event")
+
 
 @dataclass
 class OnwardDestination:
@@ -80,3 +104,16 @@ class OnwardDestination:
 
     def confirms(self, request: OnwardOrder, link: ScOrderLink) -> bool:
         return False  # Onward's duplicate rule (409) makes a resend safe: nothing to confirm
+
+    def prepare_event(self, context: EventContext) -> OnwardEventRequest:
+        return to_onward_event(context.order, context.products, context.event, context.before, context.after)
+
+    def send_event(self, request: OnwardEventRequest) -> Outcome:
+        if request.shipment is not None:
+            return self.client.create_shipment(request.shipment)
+        assert request.update is not None
+        outcome = self.client.update_order(request.update)
+        if request.refund_insurance and isinstance(outcome, Accepted):
+            # A retry after a failed insurance refund repeats the update: the same state, harmless.
+            return self.client.refund_insurance(request.update.shop_order_id)
+        return outcome

@@ -15,6 +15,13 @@ Waits are carried by SQS (the message's visibility), never by sleeping. What mov
   ``held`` seconds for as long as it takes; no retry horizon runs while held
 - 429 / 5xx / timeouts → retrying, with backoff, until the retry horizon → failed (alarmed)
 - Sign Customiser with an unknown outcome → in doubt (see above)
+
+An order event (paid, cancelled, refunded, fulfilled) is delivered the same way, as a delivery of
+its own (its message names the event's ``event_seq``), with two rules of order: it waits (as
+retrying, without a retry horizon) until the order's own delivery to that destination and the
+event before it there have settled; and an event whose order never reached the destination
+fails, or is skipped if the order was never to go there. A destination may answer an event with
+"a person must act" (a cancellation Dropday cannot receive): the delivery is action_required.
 """
 
 from __future__ import annotations
@@ -30,13 +37,22 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from signbridge.clients.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
+from signbridge.logic.order_events import parse_events, standing
 from signbridge.logic.outbox import DeliveryMessage
 from signbridge.mappers.errors import MappingFailed
-from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, ProductMapping, ScOrderLink
+from signbridge.models.events import OrderEvent, OrderStanding
+from signbridge.models.items import (
+    DeliveryError,
+    DeliveryRecord,
+    DeliveryState,
+    OrderEventRecord,
+    ProductMapping,
+    ScOrderLink,
+)
 from signbridge.models.order import Order
 from signbridge.observability import count, logger
 from signbridge.settings import RetrySchedule
-from signbridge.store.table import KEEP, Claim, DeliveryChange, Store
+from signbridge.store.table import KEEP, Claim, DeliveryChange, OrderState, Store
 
 
 @dataclass
@@ -44,6 +60,27 @@ class OrderContext:
     order: Order
     custom_line_ids: set[str]
     products: dict[str, ProductMapping]
+
+
+@dataclass
+class EventContext:
+    order: Order
+    custom_line_ids: set[str]
+    products: dict[str, ProductMapping]
+    event: OrderEvent
+    record: OrderEventRecord
+    before: OrderStanding  # the order as the earlier events left it
+    after: OrderStanding  # ... and as this event leaves it
+    order_delivery: DeliveryRecord  # the order's own delivery to this destination (delivered)
+
+
+@dataclass(frozen=True)
+class ActionRequired:
+    """Nothing can be sent for this event: a person must act (``metric`` counts it, for an alarm)."""
+
+    code: str
+    message: str
+    metric: str
 
 
 class DestinationPort(Protocol):
@@ -59,6 +96,12 @@ class DestinationPort(Protocol):
     def confirms(self, request: Any, link: ScOrderLink) -> bool:
         """Whether the destination's own record ``link`` is the order ``request`` would create."""
         ...
+
+    def prepare_event(self, context: EventContext) -> Any:
+        """What to send for an order event: a request, an ActionRequired, or None (nothing)."""
+        ...
+
+    def send_event(self, request: Any) -> Outcome: ...
 
 
 class DestinationUnavailable(Exception):
@@ -141,7 +184,9 @@ class Forwarder:
         now, at = self._now()
         attempt_id = uuid.uuid4().hex
         lease = lease_seconds or self.policy.lease_seconds
-        claim = self.store.claim_delivery(order_id, destination, attempt_id, now, lease, at, message.gen)
+        claim = self.store.claim_delivery(
+            order_id, destination, attempt_id, now, lease, at, message.gen, message.event_seq
+        )
         if claim is None:
             return self._not_claimed(message, now)
         attempt = _Attempt(self, claim, message, now)
@@ -158,6 +203,8 @@ class Forwarder:
             return attempt.finish(
                 DeliveryState.FAILED, error=DeliveryError(code="order_missing", message="order not found")
             )
+        if message.event_seq is not None:
+            return self._deliver_event(attempt, port, state, message.event_seq)
         order = Order.model_validate_json(state.order.body)
         custom = set(state.order.custom_line_ids)
         products = (
@@ -204,8 +251,82 @@ class Forwarder:
         outcome = port.send(request)
         return attempt.settle(outcome, port.confirms_by_webhook)
 
+    def _deliver_event(self, attempt: _Attempt, port: DestinationPort, state: OrderState, seq: int) -> DeliveryState:
+        destination = attempt.message.destination
+        record = next((e for e in state.events if e.seq == seq), None)
+        if record is None:
+            return attempt.finish(
+                DeliveryState.FAILED, error=DeliveryError(code="event_missing", message=f"no event {seq} recorded")
+            )
+        own = next((d for d in state.deliveries if d.destination == destination), None)
+        earlier = [
+            d
+            for d in [own, *state.event_deliveries]
+            if d is not None and d.destination == destination and (d.event_seq or 0) < seq
+        ]
+        unsettled = [d for d in earlier if not d.state.terminal]
+        if unsettled:
+            first = unsettled[0]
+            what = "the order itself" if first.event_seq is None else f"event {first.event_seq}"
+            return attempt.wait(f"waiting for {what} to reach {destination} first ({first.state})")
+        if own is None or own.state in (DeliveryState.SKIPPED, DeliveryState.CANCELLED):
+            return attempt.finish(
+                DeliveryState.SKIPPED,
+                error=DeliveryError(code="order_not_sent", message=f"The order itself was not sent to {destination}."),
+            )
+        if own.state is not DeliveryState.DELIVERED:
+            return attempt.finish(
+                DeliveryState.FAILED,
+                error=DeliveryError(
+                    code="order_not_delivered",
+                    message=f"The order itself never reached {destination} ({own.state}): "
+                    "settle it first, then retry this event.",
+                ),
+            )
+        order = Order.model_validate_json(state.order.body)
+        events = parse_events(state, up_to=seq)
+        custom = set(state.order.custom_line_ids)
+        products = (
+            self.store.get_products_by_external_id([line.external_id for line in order.line_items if line.id in custom])
+            if custom
+            else {}
+        )
+        context = EventContext(
+            order=order,
+            custom_line_ids=custom,
+            products=products,
+            event=events[-1],
+            record=record,
+            before=standing(order, events[:-1]),
+            after=standing(order, events),
+            order_delivery=own,
+        )
+        try:
+            request = port.prepare_event(context)
+        except MappingFailed as exc:
+            count("DeliveryMappingFailed")
+            logger.error("order event cannot be mapped", extra={**attempt.log, "field": exc.field})
+            return attempt.finish(
+                DeliveryState.FAILED,
+                error=DeliveryError(code="mapping_failed", message=str(exc), fields={exc.field: [str(exc)]}),
+            )
+        if request is None:
+            return attempt.finish(
+                DeliveryState.SKIPPED,
+                error=DeliveryError(
+                    code="nothing_to_send", message=f"Nothing to send to {destination} for this event."
+                ),
+            )
+        if isinstance(request, ActionRequired):
+            count(request.metric)
+            logger.critical("a person must act on an order event", extra={**attempt.log, "code": request.code})
+            return attempt.finish(
+                DeliveryState.ACTION_REQUIRED, error=DeliveryError(code=request.code, message=request.message)
+            )
+        return attempt.settle(port.send_event(request), confirms_by_webhook=False)
+
     def _not_claimed(self, message: DeliveryMessage, now: int) -> DeliveryState:
-        current = self.store.get_delivery(message.order_id, message.destination)
+        current = self.store.get_delivery(message.order_id, message.destination, message.event_seq)
         log = {"order_id": message.order_id, "destination": message.destination, "gen": message.gen}
         if current is None:
             logger.error("message for an unknown delivery", extra=log)
@@ -279,8 +400,10 @@ class _Attempt:
             retrying_since=retrying_since,
             in_doubt_since=None if state.settled else in_doubt_since,
         )
+        # The event's key part only when there is one: an order's delivery is recorded as before.
+        event = {} if self.message.event_seq is None else {"event_seq": self.message.event_seq}
         if not self.forwarder.store.finish_attempt(
-            self.message.order_id, self.message.destination, self.claim.attempt_id, change
+            self.message.order_id, self.message.destination, self.claim.attempt_id, change, **event
         ):
             logger.warning("lease lost before the outcome was recorded", extra=self.log)
         return state
@@ -289,6 +412,15 @@ class _Attempt:
         delay = max(1.0, delay)
         self.finish(state, error=error, next_attempt_at=self.now + math.ceil(delay), **changes)
         raise RetryLater(delay, error.message)
+
+    def wait(self, reason: str) -> DeliveryState:
+        """An earlier delivery to this destination must settle first: back soon, no retry horizon."""
+        return self.later(
+            DeliveryState.RETRYING,
+            self.schedule.base,
+            DeliveryError(code="waiting_for_earlier", message=reason),
+            retrying_since=None,
+        )
 
     def hold(self, code: str, message: str, status: int | None = None) -> DeliveryState:
         count("DeliveryHeld")

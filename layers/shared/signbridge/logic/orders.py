@@ -10,8 +10,9 @@ from typing import Any
 
 from signbridge.errors import Conflict, NotFound, TotalsMismatch, UnknownProduct, ValidationFailed
 from signbridge.logic.limits import ensure_storable
+from signbridge.logic.order_events import timeline
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
-from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
+from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
 from signbridge.settings import Destination
 from signbridge.store.table import OrderState, Store
 
@@ -58,9 +59,30 @@ def initial_delivery(order_id: str, destination: Destination, custom_line_ids: s
     return DeliveryRecord(order_id=order_id, destination=destination, state=DeliveryState.PENDING, updated_at=at)
 
 
+def awaiting_payment(delivery: DeliveryRecord) -> DeliveryRecord:
+    """Dropday makes goods for what it receives: an unpaid order's delivery waits for its paid event."""
+    return delivery.model_copy(
+        update={
+            "state": DeliveryState.AWAITING_PAYMENT,
+            "last_error": DeliveryError(
+                code="awaiting_payment",
+                message="Held until the order is paid (DROPDAY_HOLD_UNTIL_PAID): "
+                "POST a paid event to /orders/{order_id}/events to release it.",
+            ),
+        }
+    )
+
+
 def persist_order(
-    order: Order, origin: str, destinations: list[Destination], custom_line_ids: set[str], store: Store
+    order: Order,
+    origin: str,
+    destinations: list[Destination],
+    custom_line_ids: set[str],
+    store: Store,
+    hold_dropday_until_paid: bool = False,
+    held_for: DeliveryError | None = None,
 ) -> Intake:
+    """``held_for``: nothing is sent anywhere, each delivery waits for a person for this reason."""
     at = datetime.now(UTC).isoformat()
     record = OrderRecord(
         order_id=order.id,
@@ -75,6 +97,15 @@ def persist_order(
     )
     ensure_storable(record, order.model_dump(mode="json"))
     deliveries = [initial_delivery(order.id, d, custom_line_ids, at) for d in destinations]
+    if hold_dropday_until_paid and order.financial_status in (FinancialStatus.PENDING, FinancialStatus.AUTHORIZED):
+        deliveries = [awaiting_payment(d) if d.destination == Destination.DROPDAY else d for d in deliveries]
+    if held_for is not None:
+        deliveries = [
+            d.model_copy(update={"state": DeliveryState.ACTION_REQUIRED, "last_error": held_for})
+            if d.state is DeliveryState.PENDING
+            else d
+            for d in deliveries
+        ]
     created = store.create_order(record, deliveries)
     state = store.get_order_state(order.id)
     assert state is not None  # it was just written, or it existed
@@ -86,11 +117,13 @@ def persist_order(
     return Intake(created=created, state=state)
 
 
-def accept_platform_order(order: Order, store: Store, routes: list[Destination]) -> Intake:
+def accept_platform_order(
+    order: Order, store: Store, routes: list[Destination], hold_dropday_until_paid: bool = False
+) -> Intake:
     problems = order.totals_problems()
     if problems:
         raise TotalsMismatch("The order's amounts do not add up.", details=problems)
-    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store)
+    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store, hold_dropday_until_paid)
 
 
 def find_order(order_id: str, store: Store) -> OrderState:
@@ -121,4 +154,5 @@ def order_view(state: OrderState) -> dict[str, Any]:
         "received_at": state.order.received_at,
         "deliveries": {d.destination: d.public() for d in sorted(state.deliveries, key=lambda d: d.destination)},
         "sign_customiser_order_ids": state.sc_order_ids,
+        "timeline": timeline(state),
     }

@@ -12,11 +12,13 @@ from signbridge.models.items import DeliveryState
 
 @dataclass(frozen=True)
 class DeliveryMessage:
-    """One order x one destination; ``gen`` is the delivery's message generation when it was sent."""
+    """One order x one destination; ``gen`` is the delivery's message generation when it was sent;
+    ``event_seq`` names one of the order's events (absent: the order itself)."""
 
     order_id: str
     destination: str
     gen: int = 0
+    event_seq: int | None = None
 
 
 def delivery_message(record: dict[str, Any]) -> DeliveryMessage | None:
@@ -34,11 +36,19 @@ def delivery_message(record: dict[str, Any]) -> DeliveryMessage | None:
     gen = int((image.get("gen") or {}).get("N", "0"))
     if (image.get("enqueued_gen") or {}).get("N") == str(gen):
         return None  # the sweeper (or the forwarder) replaced the message and sent it itself
-    return DeliveryMessage(order_id=image["order_id"]["S"], destination=image["destination"]["S"], gen=gen)
+    return DeliveryMessage(
+        order_id=image["order_id"]["S"],
+        destination=image["destination"]["S"],
+        gen=gen,
+        event_seq=int(image["event_seq"]["N"]) if "event_seq" in image else None,
+    )
 
 
 def message_body(message: DeliveryMessage) -> str:
-    return json.dumps({"order_id": message.order_id, "destination": message.destination, "gen": message.gen})
+    body: dict[str, Any] = {"order_id": message.order_id, "destination": message.destination, "gen": message.gen}
+    if message.event_seq is not None:
+        body["event_seq"] = message.event_seq
+    return json.dumps(body)
 
 
 def parse_message(body: str) -> DeliveryMessage | None:
@@ -46,12 +56,14 @@ def parse_message(body: str) -> DeliveryMessage | None:
     try:
         data = json.loads(body)
         gen = data.get("gen", 0)
+        event_seq = data.get("event_seq")
         if (
             not isinstance(data["order_id"], str)
             or not isinstance(data["destination"], str)
             or not isinstance(gen, int)
+            or not (event_seq is None or (type(event_seq) is int and event_seq > 0))
         ):
             return None
-        return DeliveryMessage(data["order_id"], data["destination"], gen)
+        return DeliveryMessage(data["order_id"], data["destination"], gen, event_seq)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -65,10 +65,10 @@ def sweep(
     for destination in destinations:
         for state in REENQUEUED_STATES if not queue_backlog else ():
             for delivery in store.deliveries_in_state(destination, state, due_before=now - grace_seconds):
-                gen = store.replace_message(delivery.order_id, destination, delivery.gen, now)
+                gen = store.replace_message(delivery.order_id, destination, delivery.gen, now, delivery.event_seq)
                 if gen is None:
                     continue  # it moved on meanwhile
-                enqueue(DeliveryMessage(delivery.order_id, destination, gen))
+                enqueue(DeliveryMessage(delivery.order_id, destination, gen, delivery.event_seq))
                 report.reenqueued += 1
                 logger.warning(
                     "overdue delivery re-enqueued",

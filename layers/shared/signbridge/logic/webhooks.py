@@ -14,6 +14,7 @@ from signbridge.errors import ValidationFailed
 from signbridge.http import field_errors, parse_model
 from signbridge.logic.limits import ensure_storable
 from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
+from signbridge.logic.webhook_money import money_hold
 from signbridge.mappers.from_signcustomiser import order_from_webhook
 from signbridge.mappers.signcustomiser import to_sc_order_record
 from signbridge.models.items import WebhookDelivery
@@ -86,4 +87,5 @@ def forward_webhook_order(order: ScWebhookOrder, store: Store, destinations: lis
             "The order:created webhook cannot be forwarded: it lacks fields the destinations need.", details=details
         ) from exc
     custom = {line.id for line in canonical.line_items}
-    return persist_order(canonical, ORIGIN_SIGNCUSTOMISER, destinations, custom, store).created
+    held_for = money_hold(order)
+    return persist_order(canonical, ORIGIN_SIGNCUSTOMISER, destinations, custom, store, held_for=held_for).created

@@ -1,5 +1,13 @@
 """An order:created webhook's order → the canonical order, for merchants whose orders reach Sign
-Customiser through another channel and should still be forwarded to Dropday/Onward."""
+Customiser through another channel and should still be forwarded to Dropday/Onward.
+
+The webhook has no per-line quantity, and its totals (``order_total``, ``app_total``) do not split
+into lines. A line's quantity is derived only where the totals prove it (``app_total`` is the
+sum of the listed prices, or one sign's price times a whole number); the canonical order covers
+the signs alone (``app_total``): what else the order holds (other goods, shipping, tax) is not a
+sign, is not ours to forward, and never becomes shipping. An order whose money cannot be
+explained this way is held (``unexplained_money``) rather than sent with invented figures.
+"""
 
 from __future__ import annotations
 
@@ -44,15 +52,42 @@ def _address(address: ScWebhookAddress | None) -> Address:
     )
 
 
+def sign_quantities(order: ScWebhookOrder) -> tuple[list[int], str | None]:
+    """Each product's quantity as the totals prove it (or as the webhook states it, when it states
+    one the totals agree with), and why they cannot be told when they cannot (then the quantities
+    are the stated ones or 1, for the record only)."""
+    prices = [p.price for p in order.products]
+    ones = [_quantity(p) for p in order.products]  # a quantity the webhook does send counts
+    signs = order.app_total if order.app_total is not None else order.order_total
+    if signs is None or signs == sum(price * n for price, n in zip(prices, ones, strict=True)):
+        return ones, None
+    field = "app_total" if order.app_total is not None else "order_total"
+    if order.order_total is not None and order.app_total is not None and order.app_total > order.order_total:
+        return ones, f"app_total ({order.app_total}) exceeds order_total ({order.order_total})"
+    if order.app_total is not None and len(prices) == 1 and prices[0] > 0 and signs % prices[0] == 0:
+        return [signs // prices[0]], None
+    listed = " + ".join(str(p) for p in prices) or "nothing"
+    return ones, (
+        f"{field} ({signs}) is not the listed sign prices ({listed}) or one sign's price times a whole number: "
+        "the quantities cannot be told"
+    )
+
+
+def unexplained_money(order: ScWebhookOrder) -> str | None:
+    """Why the order's money cannot be explained by its signs, or None when it can."""
+    return sign_quantities(order)[1]
+
+
 def order_from_webhook(order: ScWebhookOrder) -> Order:
     """Raises pydantic.ValidationError when the webhook lacks what a destination needs."""
+    quantities, _ = sign_quantities(order)
     lines = [
         LineItem(
             id=f"{order.order_id}-{index}",
             external_id=p.external_id or f"sc-product-{p.product_id}",
             variant_id=str(p.product_id),
             name=p.title,
-            quantity=_quantity(p),
+            quantity=quantities[index],
             unit_price=p.price,
             image_url=p.product_image_url,
             customised=None,
@@ -68,8 +103,8 @@ def order_from_webhook(order: ScWebhookOrder) -> Order:
         created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
         currency=order.currency or "",
         subtotal=subtotal,
-        shipping=max(0, (order.order_total or subtotal) - subtotal),
-        total=order.order_total if order.order_total is not None else subtotal,
+        shipping=0,  # not told apart from the order's other goods and taxes: never guessed
+        total=subtotal,
         customer=Customer(
             id=(customer.external_id if customer and customer.external_id else f"sc-customer-{order.order_id}"),
             first_name=(customer.first_name if customer else None) or "-",

@@ -11,6 +11,8 @@ Single-table design (see README, "Data model"):
 | SC order ↔ our order     | ORDER#{external_id}       | SCORDER#{order_id}      |
 | our order                | ORDER#{order_id}          | ORDER                   |
 | delivery of our order    | ORDER#{order_id}          | DELIVERY#{destination}  |
+| order event (platform)   | ORDER#{order_id}          | EVENT#{event_id}        |
+| delivery of an event     | ORDER#{order_id}          | DELIVERY#{destination}#EVENT#{seq:06d} |
 
 A delivery that is not settled (not delivered or skipped) is also in the sparse index
 ``ByDeliveryState``: partition ``{destination}#{state}``, sort key the Unix second by which
@@ -40,16 +42,28 @@ class DeliveryState(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"  # refused for its content, or still failing at the end of the retry horizon
     SKIPPED = "skipped"  # nothing in this order is for this destination
+    # Not sent until the order is paid (Dropday makes goods): released by a ``paid`` event. Not
+    # a fault: never re-enqueued by the sweeper, counted apart from held deliveries.
+    AWAITING_PAYMENT = "awaiting_payment"
+    CANCELLED = "cancelled"  # the order was cancelled before this delivery was sent
+    # Nothing can be sent, a person must act (a cancellation of an order Dropday already routed).
+    ACTION_REQUIRED = "action_required"
 
     @property
     def terminal(self) -> bool:
         """No attempt will be made by itself (an operator's replay or resolve still can)."""
-        return self in (DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.SKIPPED)
+        return self in (
+            DeliveryState.DELIVERED,
+            DeliveryState.FAILED,
+            DeliveryState.SKIPPED,
+            DeliveryState.CANCELLED,
+            DeliveryState.ACTION_REQUIRED,
+        )
 
     @property
     def settled(self) -> bool:
         """Nothing more can or should happen: the delivery leaves the index of unsettled ones."""
-        return self in (DeliveryState.DELIVERED, DeliveryState.SKIPPED)
+        return self in (DeliveryState.DELIVERED, DeliveryState.SKIPPED, DeliveryState.CANCELLED)
 
 
 UNSETTLED_STATES = tuple(state for state in DeliveryState if not state.settled)
@@ -79,8 +93,14 @@ def order_key(order_id: str) -> dict[str, str]:
     return {"PK": f"ORDER#{order_id}", "SK": "ORDER"}
 
 
-def delivery_key(order_id: str, destination: str) -> dict[str, str]:
-    return {"PK": f"ORDER#{order_id}", "SK": f"DELIVERY#{destination}"}
+def delivery_key(order_id: str, destination: str, event_seq: int | None = None) -> dict[str, str]:
+    """A delivery of the order itself, or (``event_seq``) of the order's event number ``event_seq``."""
+    suffix = "" if event_seq is None else f"#EVENT#{event_seq:06d}"
+    return {"PK": f"ORDER#{order_id}", "SK": f"DELIVERY#{destination}{suffix}"}
+
+
+def order_event_key(order_id: str, event_id: str) -> dict[str, str]:
+    return {"PK": f"ORDER#{order_id}", "SK": f"EVENT#{event_id}"}
 
 
 DELIVERY_STATE_INDEX = "ByDeliveryState"
@@ -148,6 +168,7 @@ class OrderRecord(BaseModel):
     digest: str = Field(description="sha256 of the canonical body: tells a repeat from a different order.")
     destinations: list[str]
     custom_line_ids: list[str] = Field(default_factory=list, description="Lines that are Sign Customiser designs.")
+    event_count: int = Field(default=0, description="How many platform events were recorded (the last one's seq).")
 
 
 class DeliveryError(BaseModel):
@@ -187,6 +208,8 @@ class DeliveryRecord(BaseModel):
     # When the delivery last started waiting (created, or put back by an operator): the age the
     # oldest-unsettled alarm watches.
     waiting_since: int | None = None
+    # Set on the delivery of an order event: which one (its seq in the order's events).
+    event_seq: int | None = None
 
     def due_at(self, now: int) -> int:
         """When something should next happen to this delivery (the index's sort key)."""
@@ -213,6 +236,7 @@ class DeliveryRecord(BaseModel):
                 "waiting_since",
                 "created_at",
                 "next_attempt_at",
+                "event_seq",
             },
             exclude_none=True,
             mode="json",
@@ -220,3 +244,16 @@ class DeliveryRecord(BaseModel):
         if self.next_attempt_at is not None and not self.state.terminal:
             view["next_attempt_at"] = datetime.fromtimestamp(self.next_attempt_at, UTC).isoformat()
         return view
+
+
+class OrderEventRecord(BaseModel):
+    """A platform event on one of our orders, recorded once per (order, event id)."""
+
+    order_id: str
+    event_id: str
+    seq: int = Field(description="1, 2, ...: the order in which the order's events apply.")
+    type: str
+    body: str = Field(description="The event as received (canonical JSON).")
+    digest: str
+    received_at: str
+    destinations: list[str] = Field(default_factory=list, description="Destinations the event was routed to.")

@@ -47,6 +47,9 @@ class OnwardLineItem(BaseModel):
     image_url: str
     grams: int = Field(ge=0)
     is_insured: bool
+    # Updates (PATCH /orders/{shopOrderId}) only: what has been refunded of this line so far.
+    refunded_quantity: int | None = Field(default=None, ge=0)
+    refunded_price: OnwardMoney | None = None
 
 
 class OnwardOrder(BaseModel):
@@ -64,3 +67,20 @@ class OnwardOrder(BaseModel):
     customer: OnwardCustomer
     shipping_address: OnwardAddress
     line_items: list[OnwardLineItem] = Field(min_length=1)
+
+
+class OnwardShipmentLine(BaseModel):
+    shop_line_item_id: str
+    quantity: int = Field(gt=0)
+
+
+class OnwardShipment(BaseModel):
+    """POST /api/v1/shipments. The stored contract lists the endpoint and its answers, not its
+    fields: these names follow the order's (shop_* ids) and are an assumption (README)."""
+
+    shop_order_id: str
+    shop_shipment_id: str
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None = None
+    line_items: list[OnwardShipmentLine] = Field(min_length=1)

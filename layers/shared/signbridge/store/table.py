@@ -28,6 +28,7 @@ from signbridge.models.items import (
     DeliveryError,
     DeliveryRecord,
     DeliveryState,
+    OrderEventRecord,
     OrderRecord,
     ProductMapping,
     ScOrderLink,
@@ -35,6 +36,7 @@ from signbridge.models.items import (
     WebhookDelivery,
     delivery_key,
     delivery_state_key,
+    order_event_key,
     order_key,
     product_by_external_key,
     product_by_sc_key,
@@ -126,6 +128,8 @@ class OrderState:
     deliveries: list[DeliveryRecord]
     sc_order_ids: list[int] = field(default_factory=list)
     sc_orders: list[ScOrderLink] = field(default_factory=list)
+    events: list[OrderEventRecord] = field(default_factory=list)  # by seq
+    event_deliveries: list[DeliveryRecord] = field(default_factory=list)  # by destination, then seq
 
 
 @dataclass
@@ -355,20 +359,34 @@ class Store:
         links = [
             ScOrderLink.model_validate({"external_id": order_id, **i}) for i in items if i["SK"].startswith("SCORDER#")
         ]
+        deliveries = [DeliveryRecord.model_validate(i) for i in items if i["SK"].startswith("DELIVERY#")]
         return OrderState(
             order=OrderRecord.model_validate(order),
-            deliveries=[DeliveryRecord.model_validate(i) for i in items if i["SK"].startswith("DELIVERY#")],
+            deliveries=[d for d in deliveries if d.event_seq is None],
             sc_order_ids=[link.sc_order_id for link in links],
             sc_orders=links,
+            events=sorted(
+                (OrderEventRecord.model_validate(i) for i in items if i["SK"].startswith("EVENT#")),
+                key=lambda e: e.seq,
+            ),
+            event_deliveries=[d for d in deliveries if d.event_seq is not None],
         )
 
     # --- deliveries ---------------------------------------------------------------------
-    def get_delivery(self, order_id: str, destination: str) -> DeliveryRecord | None:
-        item = self._get(delivery_key(order_id, destination))
+    def get_delivery(self, order_id: str, destination: str, event_seq: int | None = None) -> DeliveryRecord | None:
+        item = self._get(delivery_key(order_id, destination, event_seq))
         return DeliveryRecord.model_validate(item) if item else None
 
     def claim_delivery(
-        self, order_id: str, destination: str, attempt_id: str, now: int, lease_seconds: int, updated_at: str, gen: int
+        self,
+        order_id: str,
+        destination: str,
+        attempt_id: str,
+        now: int,
+        lease_seconds: int,
+        updated_at: str,
+        gen: int,
+        event_seq: int | None = None,
     ) -> Claim | None:
         """Take the lease for one attempt; None if the delivery is settled or failed, leased by
         another attempt, or ``gen`` is not its live message's generation.
@@ -401,7 +419,7 @@ class Store:
             with _dependency():
                 response = self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination)),
+                    Key=_key(delivery_key(order_id, destination, event_seq)),
                     # Leaving "pending" matters: the outbox enqueues every write that lands in pending.
                     UpdateExpression="SET #s = :sending, attempts = attempts + :one, attempt_id = :aid, "
                     "lease_until = :lease, updated_at = :at, state_key = :sk, due_at = :lease",
@@ -444,9 +462,13 @@ class Store:
                 return False
             raise
 
-    def finish_attempt(self, order_id: str, destination: str, attempt_id: str, change: DeliveryChange) -> bool:
+    def finish_attempt(
+        self, order_id: str, destination: str, attempt_id: str, change: DeliveryChange, event_seq: int | None = None
+    ) -> bool:
         """Record an attempt's outcome and release the lease; False if the lease was lost."""
-        return self._change(order_id, destination, change, condition="attempt_id = :aid", aid=attempt_id)
+        return self._change(
+            order_id, destination, change, condition="attempt_id = :aid", aid=attempt_id, event_seq=event_seq
+        )
 
     def requeue_delivery(
         self,
@@ -464,6 +486,7 @@ class Store:
             DeliveryState.SKIPPED,
         ),
         forget_doubt: bool = False,
+        event_seq: int | None = None,
     ) -> bool:
         """Operator retry or replay: back to pending with a fresh retry horizon and a new message
         generation (the outbox enqueues it; any older message is then stale).
@@ -483,9 +506,11 @@ class Store:
             in_doubt_since=None if forget_doubt else KEEP,
             bump_gen=True,
         )
-        return self._change(order_id, destination, change, states=states, release_lease=False)
+        return self._change(order_id, destination, change, states=states, release_lease=False, event_seq=event_seq)
 
-    def resolve_delivered(self, order_id: str, destination: str, updated_at: str, reference: str) -> bool:
+    def resolve_delivered(
+        self, order_id: str, destination: str, updated_at: str, reference: str, event_seq: int | None = None
+    ) -> bool:
         """An operator (or the destination's own confirmation) settles an in-doubt delivery."""
         change = DeliveryChange(
             state=DeliveryState.DELIVERED,
@@ -496,9 +521,99 @@ class Store:
             retrying_since=None,
             clear_error=True,
         )
-        return self._change(order_id, destination, change, states=(DeliveryState.IN_DOUBT,), release_lease=False)
+        return self._change(
+            order_id, destination, change, states=(DeliveryState.IN_DOUBT,), release_lease=False, event_seq=event_seq
+        )
 
-    def replace_message(self, order_id: str, destination: str, gen: int, now: int) -> int | None:
+    def move_delivery(
+        self,
+        order_id: str,
+        destination: str,
+        to: DeliveryState,
+        *,
+        from_states: tuple[DeliveryState, ...],
+        updated_at: str,
+        now: int,
+        error: DeliveryError | None = None,
+        event_seq: int | None = None,
+    ) -> bool:
+        """Move a delivery no attempt holds from one of ``from_states`` to ``to`` (an order event
+        releasing or cancelling it); False when it stands elsewhere. Into ``pending`` it gets a new
+        message generation (the outbox enqueues it)."""
+        change = DeliveryChange(
+            state=to,
+            updated_at=updated_at,
+            due_at=now,
+            error=error,
+            clear_error=error is None,
+            next_attempt_at=None,
+            bump_gen=to is DeliveryState.PENDING,
+        )
+        return self._change(
+            order_id,
+            destination,
+            change,
+            condition="attribute_not_exists(lease_until)",
+            states=from_states,
+            release_lease=False,
+            event_seq=event_seq,
+        )
+
+    def record_event(self, event: OrderEventRecord, expected_count: int, deliveries: list[DeliveryRecord]) -> bool:
+        """Record an order's event (its seq the next one) with its deliveries, in one transaction;
+        False when its id was recorded already or another event took the seq (read again, retry).
+        Like an order's, the event deliveries' INSERTs in ``pending`` are the outbox."""
+        now = int(time.time())
+        count = (
+            "event_count = :prev" if expected_count else "(attribute_not_exists(event_count) OR event_count = :prev)"
+        )
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": _key(order_key(event.order_id)),
+                    "UpdateExpression": "SET event_count = :next",
+                    "ConditionExpression": f"attribute_exists(PK) AND {count}",
+                    "ExpressionAttributeValues": {
+                        ":prev": {"N": str(expected_count)},
+                        ":next": {"N": str(event.seq)},
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_item(order_event_key(event.order_id, event.event_id), event),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        for d in deliveries:
+            d = d if d.created_at else d.model_copy(update={"created_at": now})
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": to_item(delivery_key(d.order_id, d.destination, d.event_seq), d, **_index(d, now)),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+        try:
+            with _dependency():
+                self.client.transact_write_items(TransactItems=items)
+            return True
+        except ClientError as exc:
+            codes = _cancellation_codes(exc)
+            if codes and "ConditionalCheckFailed" in codes:
+                return False
+            if codes:
+                raise StoreUnavailable() from exc
+            raise
+
+    def replace_message(
+        self, order_id: str, destination: str, gen: int, now: int, event_seq: int | None = None
+    ) -> int | None:
         """Start a new message generation, so that a message about to be sent replaces ``gen``;
         None when ``gen`` is not the live one any more (or the delivery is settled or gone).
         The delivery is due again from ``now``: the new message has yet to arrive."""
@@ -506,7 +621,7 @@ class Store:
             with _dependency():
                 response = self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination)),
+                    Key=_key(delivery_key(order_id, destination, event_seq)),
                     # enqueued_gen: whoever replaces the message sends it; the outbox must not too.
                     UpdateExpression="SET gen = :next, due_at = :now, enqueued_gen = :next",
                     ConditionExpression="attribute_exists(PK) AND NOT #s IN (:delivered, :skipped) AND "
@@ -616,6 +731,7 @@ class Store:
         aid: str | None = None,
         states: tuple[DeliveryState, ...] | None = None,
         release_lease: bool = True,
+        event_seq: int | None = None,
     ) -> bool:
         names = {"#s": "state"}
         values: dict[str, Any] = {":state": {"S": change.state}, ":at": {"S": change.updated_at}}
@@ -624,7 +740,8 @@ class Store:
         conditions = ["attribute_exists(PK)"]
         if condition:
             conditions.append(condition)
-            values[":aid"] = {"S": aid or ""}
+            if aid is not None:
+                values[":aid"] = {"S": aid}
         if states:
             for n, state in enumerate(states):
                 values[f":from{n}"] = {"S": state}
@@ -668,7 +785,7 @@ class Store:
             with _dependency():
                 self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination)),
+                    Key=_key(delivery_key(order_id, destination, event_seq)),
                     UpdateExpression=expression,
                     ConditionExpression=" AND ".join(conditions),
                     ExpressionAttributeNames=names,

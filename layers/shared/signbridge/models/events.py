@@ -1,0 +1,91 @@
+"""An order event from the merchant's platform: what ``POST /orders/{order_id}/events`` takes.
+
+Money is integer minor units of the order's currency, as in the order itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from signbridge.models.order import Identifier, MinorUnits, Order, Text
+
+
+class EventType(StrEnum):
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    FULFILLED = "fulfilled"
+
+
+class RefundLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: Identifier = Field(description="The order line's id (line_items[].id).")
+    quantity: int = Field(ge=0, le=100_000, description="How many of the line's units this refund returns.")
+    amount: MinorUnits = Field(description="How much of the line this refund pays back.")
+
+
+class Refund(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[RefundLine] = Field(default_factory=list, max_length=500)
+    shipping: MinorUnits = Field(default=0, description="Shipping paid back.")
+    currency: str | None = Field(default=None, description="When given, must be the order's currency.")
+
+
+class FulfilmentLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: Identifier
+    quantity: int = Field(gt=0, le=100_000)
+
+
+class Fulfilment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: Text
+    tracking_number: Text
+    tracking_url: str | None = Field(default=None, max_length=2048)
+    lines: list[FulfilmentLine] = Field(min_length=1, max_length=500)
+
+
+class OrderEvent(BaseModel):
+    """One thing that happened to an order after checkout. ``refund`` goes with ``refunded``,
+    ``fulfilment`` with ``fulfilled``; ``paid`` and ``cancelled`` carry neither."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Identifier = Field(description="The platform's id of this event: the idempotency key.")
+    type: EventType
+    occurred_at: AwareDatetime | None = None
+    reason: str | None = Field(default=None, max_length=512, description="Why (a cancellation's reason).")
+    refund: Refund | None = None
+    fulfilment: Fulfilment | None = None
+
+
+class LineStanding(BaseModel):
+    refunded_quantity: int = 0
+    refunded_amount: int = 0
+    fulfilled_quantity: int = 0
+
+
+class OrderStanding(BaseModel):
+    """The order as its events so far leave it."""
+
+    paid: bool
+    cancelled: bool = False
+    refunded_shipping: int = 0
+    lines: dict[str, LineStanding] = Field(default_factory=dict)
+    last_event_at: datetime | None = None
+
+    @property
+    def refunded_total(self) -> int:
+        return self.refunded_shipping + sum(line.refunded_amount for line in self.lines.values())
+
+    def fully_refunded(self, order: Order) -> bool:
+        return self.refunded_total >= order.total or all(
+            self.lines[line.id].refunded_quantity >= line.quantity for line in order.line_items
+        )

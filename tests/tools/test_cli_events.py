@@ -1,0 +1,97 @@
+"""signbridge console and order events: Given a cancelled order Dropday had already routed, Then
+`cancellations list` names it, `cancellations done` settles it, and `order show` prints the timeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from signbridge.models.items import DeliveryState
+from signbridge.store.table import Store
+from signbridge_tools import cli
+from tests.conftest import BASE_ENV
+from tests.handlers.test_order_events import CANCELLED, ORDER_ID, post_event, post_order
+from tests.support.events import fixture
+from tests.support.pipeline import wire_pipeline
+
+TABLE = BASE_ENV["TABLE_NAME"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cancelled_after_routing(table, fakes, configure, lambda_context) -> None:
+    pipeline = wire_pipeline(configure, fakes, lambda_context, TABLE)
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.run_until_idle()
+    post_event(CANCELLED, lambda_context)
+    pipeline.run_until_idle()
+
+
+def test_cancellations_list_names_each_order_to_cancel_at_dropday_by_hand(cancelled_after_routing, capsys):
+    capsys.readouterr()
+    code, out, _ = run(capsys, "cancellations", "list", "--table", TABLE)
+
+    assert code == 0
+    assert ORDER_ID in out and "cancel it at Dropday by hand" in out
+    assert "1 order(s) to cancel at Dropday by hand" in out
+
+
+def test_cancellations_done_settles_the_flag_once(cancelled_after_routing, capsys):
+    capsys.readouterr()
+    code, out, _ = run(capsys, "cancellations", "done", ORDER_ID, "--table", TABLE)
+    again, _, err = run(capsys, "cancellations", "done", ORDER_ID, "--table", TABLE)
+    _, listing, _ = run(capsys, "cancellations", "list", "--table", TABLE)
+
+    assert code == 0 and "action_required -> delivered" in out
+    assert again == 1 and "nothing changed" in err
+    assert "0 order(s) to cancel" in listing
+    flagged = Store(TABLE).get_delivery(ORDER_ID, "dropday", 1)
+    assert flagged is not None and flagged.state is DeliveryState.DELIVERED
+
+
+def test_order_show_prints_the_timeline(cancelled_after_routing, capsys):
+    capsys.readouterr()
+    code, out, _ = run(capsys, "order", "show", ORDER_ID, "--table", TABLE)
+
+    assert code == 0
+    timeline = out.split("timeline:")[1]
+    rows = [line.split() for line in timeline.strip().splitlines()[1:]]
+    assert [(r[0], r[1], r[2], r[4], r[5]) for r in rows] == [
+        ("1", "evt-cancel-1", "cancelled", "dropday", "action_required"),
+        ("1", "evt-cancel-1", "cancelled", "onward", "delivered"),
+        ("1", "evt-cancel-1", "cancelled", "signcustomiser", "skipped"),
+    ]
+
+
+def test_replay_refuses_deliveries_that_wait_for_payment_or_a_person(cancelled_after_routing, capsys):
+    capsys.readouterr()
+    code, _, err = run(capsys, "replay", "--destination", "dropday", "--state", "action_required", "--table", TABLE)
+
+    assert code == 1 and "not a resend" in err
+    flagged = Store(TABLE).get_delivery(ORDER_ID, "dropday", 1)
+    assert flagged is not None and flagged.state is DeliveryState.ACTION_REQUIRED
+
+
+def test_order_retry_puts_a_failed_event_back_after_the_order(table, fakes, configure, lambda_context, capsys):
+    sc, dd, on = fakes
+    pipeline = wire_pipeline(configure, fakes, lambda_context, TABLE)
+    on.add_faults({"status": 422, "method": "POST", "path": "/api/v1/orders"})  # Onward refuses the order once
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(CANCELLED, lambda_context)
+    pipeline.run_until_idle()
+    event_delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 1)
+    assert event_delivery is not None and event_delivery.state is DeliveryState.FAILED
+    capsys.readouterr()
+
+    code, out, _ = run(capsys, "order", "retry", ORDER_ID, "--destination", "onward", "--table", TABLE)
+    pipeline.run_until_idle()
+
+    assert code == 0
+    assert f"{ORDER_ID} / onward: failed -> pending" in out
+    assert f"{ORDER_ID} / onward / event 1: failed -> pending" in out
+    methods = [(r["method"], r["response"]["status"]) for r in on.requests]
+    assert methods == [("POST", 422), ("POST", 201), ("PATCH", 200)]
