@@ -28,7 +28,7 @@ def method_setting(path: str, method: str) -> dict[str, Any]:
 
 def test_every_route_has_its_own_throttle_from_its_callers_parameters():
     routes = api_routes()
-    assert len(routes) == 4
+    assert len(routes) == 5  # products, webhooks, POST /orders, GET /orders/{id}, POST /orders/{id}/events
 
     for path, method in routes:
         setting = method_setting(path, method)
