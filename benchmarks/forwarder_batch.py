@@ -23,9 +23,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from moto import mock_aws
 
 from benchmarks._common import Headline, median, say, table
-from signbridge import runtime
+from signbridge import forwarding_root, runtime
 from signbridge.logic.orders import ORIGIN_PLATFORM, persist_order
-from signbridge.logic.outbox import message_body
+from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.models.items import DeliveryState
 from signbridge.models.order import Order
 from signbridge.observability import logger, metrics, tracer
@@ -45,6 +45,7 @@ def environment(**env: str) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     runtime.reset()
+    forwarding_root.reset()
     try:
         yield
     finally:
@@ -54,6 +55,7 @@ def environment(**env: str) -> Iterator[None]:
             else:
                 os.environ[key] = value
         runtime.reset()
+        forwarding_root.reset()
 
 
 class Batches:
@@ -74,7 +76,7 @@ class Batches:
             body = copy.deepcopy(self.template)
             body["id"] = order_id = f"bench-{self.count}-{i}-{uuid.uuid4().hex[:8]}"
             persist_order(Order.model_validate(body), ORIGIN_PLATFORM, [Destination.DROPDAY], set(), runtime.store())
-            message = message_body({"order_id": order_id, "destination": Destination.DROPDAY})
+            message = message_body(DeliveryMessage(order_id, Destination.DROPDAY))
             records.append(
                 {
                     "messageId": str(uuid.uuid4()),
@@ -135,8 +137,12 @@ def run() -> list[Headline]:
             @metrics.log_metrics
             @tracer.capture_lambda_handler
             def sequential_handler(event: dict[str, Any], context: Any) -> Any:
+                deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
                 return process_partial_response(
-                    event=event, record_handler=forwarder.deliver, processor=processor, context=context
+                    event=event,
+                    record_handler=lambda record: forwarder.deliver(record, deadline),
+                    processor=processor,
+                    context=context,
                 )
 
             def sequential(event: dict[str, Any]) -> Any:
