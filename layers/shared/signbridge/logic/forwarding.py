@@ -207,11 +207,7 @@ class Forwarder:
             return self._deliver_event(attempt, port, state, message.event_seq)
         order = Order.model_validate_json(state.order.body)
         custom = set(state.order.custom_line_ids)
-        products = (
-            self.store.get_products_by_external_id([line.external_id for line in order.line_items if line.id in custom])
-            if custom
-            else {}
-        )
+        products = self._designs(order, custom)
         try:
             request = port.prepare(OrderContext(order, custom, products))
         except MappingFailed as exc:
@@ -286,11 +282,7 @@ class Forwarder:
         order = Order.model_validate_json(state.order.body)
         events = parse_events(state, up_to=seq)
         custom = set(state.order.custom_line_ids)
-        products = (
-            self.store.get_products_by_external_id([line.external_id for line in order.line_items if line.id in custom])
-            if custom
-            else {}
-        )
+        products = self._designs(order, custom)
         context = EventContext(
             order=order,
             custom_line_ids=custom,
@@ -324,6 +316,14 @@ class Forwarder:
                 DeliveryState.ACTION_REQUIRED, error=DeliveryError(code=request.code, message=request.message)
             )
         return attempt.settle(port.send_event(request), confirms_by_webhook=False)
+
+    def _designs(self, order: Order, custom: set[str]) -> dict[str, ProductMapping]:
+        """The stored Sign Customiser designs of the order's customised lines."""
+        if not custom:
+            return {}
+        return self.store.get_products_by_external_id(
+            [line.external_id for line in order.line_items if line.id in custom]
+        )
 
     def _not_claimed(self, message: DeliveryMessage, now: int) -> DeliveryState:
         current = self.store.get_delivery(message.order_id, message.destination, message.event_seq)
