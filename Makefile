@@ -48,14 +48,22 @@ build-SharedLayer:
 	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -type d -prune -exec rm -rf {} +
 	# What signbridge never reads: pycountry's translation catalogues (22 MB; names are looked up
 	# in English) and its language and script databases (it reads ISO 3166 only), the test suites
-	# packages ship, Powertools' Swagger UI assets (no function serves Swagger UI), pydantic's v1
-	# compatibility copy (nothing imports pydantic.v1) and C sources of compiled extensions.
+	# packages ship, Powertools' Swagger UI assets (no function serves Swagger UI) and the
+	# Powertools utilities no function imports (idempotency, data masking, feature flags, streaming,
+	# Kafka, circuit breaker, auth, JSON Schema validation), pydantic's v1 compatibility copy
+	# (nothing imports pydantic.v1), C sources of compiled extensions and type stubs.
 	rm -rf "$(ARTIFACTS_DIR)/python/pycountry/locales" "$(ARTIFACTS_DIR)/python/pydantic/v1" \
 		"$(ARTIFACTS_DIR)/python/aws_lambda_powertools/event_handler/openapi/swagger_ui/"swagger-ui*
+	rm -rf "$(ARTIFACTS_DIR)"/python/aws_lambda_powertools/utilities/{idempotency,data_masking,feature_flags,streaming,kafka,circuit_breaker,auth_alpha,validation}
 	rm -f "$(ARTIFACTS_DIR)"/python/pycountry/databases/{iso639-3,iso639-5,iso15924,iso4217}.json
 	find "$(ARTIFACTS_DIR)/python" -mindepth 2 -maxdepth 2 -type d -name tests -prune -exec rm -rf {} +
-	find "$(ARTIFACTS_DIR)/python" -name '*.c' -type f -delete
-	$(LAYER_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python"
+	find "$(ARTIFACTS_DIR)/python" \( -name '*.c' -o -name '*.pyi' \) -type f -delete
+	# Libraries ship as bytecode only (a .pyc where each .py was: half the bytes, and nothing to
+	# stat), so their frames in a traceback show file and line but not the line's text;
+	# signbridge keeps its source beside its bytecode, so its frames read in full.
+	$(LAYER_PYTHON) -m compileall -q -j 0 -b -x '/python/signbridge/' "$(ARTIFACTS_DIR)/python"
+	find "$(ARTIFACTS_DIR)/python" -name '*.py' -type f ! -path '*/python/signbridge/*' -delete
+	$(LAYER_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python/signbridge"
 
 # make runs these in a copy of the function's CodeUri folder.
 build-ProductsFunction build-WebhooksFunction build-OrdersFunction build-OutboxFunction build-ForwarderFunction build-SweeperFunction:

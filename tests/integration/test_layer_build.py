@@ -77,6 +77,24 @@ def test_every_function_imports_from_the_built_layer(layer: Path, function: str)
     assert out.splitlines()[-1].startswith(str(layer))
 
 
+def test_libraries_run_from_bytecode_alone_and_signbridge_tracebacks_keep_their_source(layer: Path) -> None:
+    out = run_in_layer(
+        layer,
+        "import traceback, pydantic\n"
+        "from signbridge.signature import verify_signature\n"
+        "print(pydantic.__file__)\n"
+        "try:\n"
+        "    verify_signature(b'{}', {}, ['secret'], now=0, tolerance_seconds=300)\n"
+        "except Exception:\n"
+        "    print(traceback.format_exc())\n",
+    )
+
+    assert out.splitlines()[0].endswith("pydantic/__init__.pyc")
+    assert not (layer / "pydantic" / "__init__.py").exists()
+    # The failing frame in signbridge is shown with its line of code, as on Lambda.
+    assert "signbridge/signature.py" in out and "raise " in out
+
+
 # What only the forwarder (or products in platform mode) uses: a function that does not call a
 # destination must not pay for loading it at every cold start.
 FORWARDING_ONLY = (
@@ -123,3 +141,16 @@ def test_the_aws_layer_holds_arm64_binaries_and_unchecked_bytecode_for_cpython_3
         # PEP 552 header: the flags word says hash-based (bit 0) and not checked against the source (bit 1 clear).
         assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, pyc
     assert not (layer / "pycountry" / "locales").exists()
+    # Libraries are bytecode only, compiled by CPython 3.13 (its magic number opens every .pyc).
+    magic = subprocess.run(
+        [
+            probe.stdout.strip(),
+            "-c",
+            "import importlib.util, sys; sys.stdout.buffer.write(importlib.util.MAGIC_NUMBER)",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert not [p for p in layer.rglob("*.py") if "signbridge" not in p.relative_to(layer).parts]
+    assert (layer / "pydantic" / "main.pyc").read_bytes()[:4] == magic
+    assert not (layer / "aws_lambda_powertools" / "utilities" / "idempotency").exists()
