@@ -20,6 +20,7 @@ processor, one SendMessage.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ from benchmarks._lambda_like import (
     xray_daemon_sink,
 )
 from signbridge_tools.dynamodb_local import DynamoDBLocal
+from signbridge_tools.fakes import DropdayFake
 from tests.conftest import BASE_ENV
 from tests.support.lambda_runtime import runtime_packages
 from tests.support.template import table_definition
@@ -65,6 +68,12 @@ class Function:
     event: Callable[[], dict[str, Any]]
     outcome: str  # what the first invocation must answer
     request: str
+    label: str = ""  # the row's name, when one function has several rows
+    delivers: bool = False  # the first call delivers one order to the Dropday fake
+
+    @property
+    def row(self) -> str:
+        return self.label or self.name
 
 
 FUNCTIONS = [
@@ -73,7 +82,50 @@ FUNCTIONS = [
     Function("orders", "api", platform_order, "202", "POST /orders, new order"),
     Function("outbox", "stream", pending_delivery_record, "failures: 0", "1 stream record -> 1 message"),
     Function("forwarder", "sqs", delivery_message, "failures: 0", "1 message, unknown delivery"),
+    # The row above loads no destination; in this one every destination is configured and the
+    # first call maps the order, loads Dropday's client and sends it to the Dropday fake.
+    Function(
+        "forwarder",
+        "sqs",
+        lambda: {},  # made in run(): the order must be in the table first
+        "failures: 0",
+        "1 message, delivered to Dropday (fake)",
+        label="forwarder, delivering",
+        delivers=True,
+    ),
 ]
+
+
+# Every destination configured, as a merchant's deployment has them; only Dropday is delivered to.
+DELIVERING_ENV = {
+    "DROPDAY_API_KEY": "dd-key",
+    "DROPDAY_ACCOUNT_ID": "dd-account",
+    "SIGNCUSTOMISER_API_TOKEN": "sc-token",
+    "SIGNCUSTOMISER_INTEGRATION_ID": "42",
+    "ONWARD_API_KEY": "on-key",
+}
+
+
+def dropday_delivery(dynamodb_url: str) -> dict[str, Any]:
+    """A fresh platform order routed to Dropday only, in the table, and the SQS event carrying its
+    delivery (as the outbox would send it)."""
+    from signbridge import forwarding_root
+    from signbridge.logic.orders import ORIGIN_PLATFORM, persist_order
+    from signbridge.logic.outbox import DeliveryMessage, message_body
+    from signbridge.models.order import Order
+    from signbridge.settings import Destination
+    from tests.support.events import fixture
+
+    os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_url
+    body = fixture("canonical_order.json")
+    body["id"] = order_id = f"bench-{uuid.uuid4().hex}"
+    store = forwarding_root.store()
+    persist_order(Order.model_validate(body), ORIGIN_PLATFORM, [Destination.DROPDAY], set(), store)
+    message = message_body(DeliveryMessage(order_id, Destination.DROPDAY))
+    event = delivery_message()
+    event["Records"][0]["body"] = message
+    event["Records"][0]["md5OfBody"] = hashlib.md5(message.encode()).hexdigest()  # noqa: S324 - SQS's own checksum
+    return event
 
 
 @dataclass
@@ -134,6 +186,7 @@ def run() -> tuple[list[Headline], list[Headline]]:
         DynamoDBLocal() as ddb,
         sqs_stand_in() as sqs_url,
         xray_daemon_sink() as xray,
+        DropdayFake(api_key="dd-key", account_id="dd-account") as dropday,
     ):
         work = Path(tmp)
         layer = build_layer(work / "layer")
@@ -148,7 +201,7 @@ def run() -> tuple[list[Headline], list[Headline]]:
             "AWS_XRAY_DAEMON_ADDRESS": xray,
         }
         folders: dict[str, Path] = {}  # app.py alone in its folder, as `sam build` leaves it
-        for name, source in [(f.name, ROOT / "functions" / f.name) for f in FUNCTIONS] + [
+        for name, source in [(f.name, ROOT / "functions" / f.name) for f in FUNCTIONS if not f.delivers] + [
             (f"baseline-{kind}", BASELINES / kind) for kind in ("api", "sqs", "stream")
         ]:
             folders[name] = work / "task" / name
@@ -163,12 +216,21 @@ def run() -> tuple[list[Headline], list[Headline]]:
                     ("baseline", folders[f"baseline-{function.kind}"]),
                 ):
                     env = lambda_environment(folder, endpoints)
-                    result: Any = cold_start(folder, path, function.event(), env, work)
+                    event = function.event()
+                    if function.delivers:  # both sides configured alike; only the function delivers
+                        env.update(DELIVERING_ENV, DROPDAY_BASE_URL=dropday.url)
+                        event = dropday_delivery(ddb.endpoint_url) if side == "function" else delivery_message()
+                    sent_before = len(dropday.orders)
+                    result: Any = cold_start(folder, path, event, env, work)
+                    if function.delivers and side == "function" and len(dropday.orders) != sent_before + 1:
+                        raise RuntimeError(
+                            f"{function.row}: the Dropday fake did not get the order\n{result['log'][-3000:]}"
+                        )
                     expected = function.outcome if side == "function" else function.outcome.replace("202", "200")
                     if result["outcome"] != expected:
                         answered = f"{function.name} {side}: answered {result['outcome']}, not {expected}"
                         raise RuntimeError(f"{answered}\n{result['log'][-3000:]}")
-                    runs.setdefault((function.name, side), []).append(
+                    runs.setdefault((function.row, side), []).append(
                         Run(
                             result["process_s"],
                             result["import_s"],
@@ -186,10 +248,10 @@ def run() -> tuple[list[Headline], list[Headline]]:
         return median([getattr(r, field) for r in values])
 
     for function in FUNCTIONS:
-        mine, base = runs[(function.name, "function")], runs[(function.name, "baseline")]
+        mine, base = runs[(function.row, "function")], runs[(function.row, "baseline")]
         ratio = med(mine, "cold_s") / med(base, "cold_s")
         cpu_ratio = med(mine, "cpu_s") / med(base, "cpu_s")
-        for label, side in ((function.name, mine), (f"  baseline {function.kind}", base)):
+        for label, side in ((function.row, mine), (f"  baseline {function.kind}", base)):
             rows.append(
                 [
                     label,
@@ -205,7 +267,7 @@ def run() -> tuple[list[Headline], list[Headline]]:
         verdict = "" if cpu_ratio <= GOAL else f" (goal {GOAL}x)"
         cold.append(
             Headline(
-                f"Cold start, {function.name}: import + first call, CPU / wall ({function.request})",
+                f"Cold start, {function.row}: import + first call, CPU / wall ({function.request})",
                 f"{med(mine, 'cpu_s') * 1000:.0f} / {med(mine, 'cold_s') * 1000:.0f} ms",
                 f"{med(base, 'cpu_s') * 1000:.0f} / {med(base, 'cold_s') * 1000:.0f} ms minimal {function.kind}",
                 f"{cpu_ratio:.2f}x{verdict} / {ratio:.2f}x the time",
@@ -214,7 +276,7 @@ def run() -> tuple[list[Headline], list[Headline]]:
         mem_ratio = med(mine, "peak_kib") / med(base, "peak_kib")
         memory.append(
             Headline(
-                f"Peak memory (RSS), {function.name}, after its first invocation",
+                f"Peak memory (RSS), {function.row}, after its first invocation",
                 f"{med(mine, 'peak_kib') / 1024:.1f} MiB",
                 f"{med(base, 'peak_kib') / 1024:.1f} MiB minimal {function.kind}",
                 f"{mem_ratio:.2f}x the memory",

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks._common import Headline, best_per_call, peak_bytes, say, table
-from signbridge.clients.http import encode
-from signbridge.mappers.dropday import to_dropday_order
+from signbridge.destinations.dropday.mapper import to_dropday_order
 from signbridge.mappers.product import to_product_mapping
 from signbridge.models.items import ProductMapping
 from signbridge.models.order import Order
 from signbridge.models.signcustomiser import ProductCreated
+from signbridge.outbound_http import encode
 from tests.support.events import fixture
 
 LINES = 100

@@ -34,8 +34,10 @@ import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from signbridge import forwarding_root, runtime  # noqa: E402
+from signbridge.destinations import Destination  # noqa: E402
 from signbridge_tools.dynamodb_local import DynamoDBLocal  # noqa: E402
-from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake  # noqa: E402
+from signbridge_tools.fakes import FakeServer  # noqa: E402
+from signbridge_tools.fakes.wiring import WIRING  # noqa: E402
 from tests.support.template import ROOT, table_definition  # noqa: E402
 
 # The fuzz suites' cases and statuses, printed at the end of a run (here, not in tests/fuzz/,
@@ -128,13 +130,11 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def fakes() -> Iterator[tuple[SignCustomiserFake, DropdayFake, OnwardFake]]:
-    """The three destinations as contract-checking HTTP servers on loopback."""
-    sc = SignCustomiserFake(token="sc-token", integration_id=42, known_product_ids=["sc-1"]).start()
-    dd = DropdayFake(api_key="dd-key", account_id="dd-account").start()
-    on = OnwardFake(api_key="on-key").start()
-    yield sc, dd, on
-    for fake in (sc, dd, on):
+def fakes() -> Iterator[tuple[FakeServer, ...]]:
+    """Every destination as a contract-checking HTTP server on loopback, in the registry's order."""
+    started = tuple(WIRING[name].test_fake().start() for name in Destination)
+    yield started
+    for fake in started:
         fake.stop()
 
 

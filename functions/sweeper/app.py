@@ -15,11 +15,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signbridge import forwarding_root as root
+from signbridge.destinations import Destination
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.logic.sweeper import SweepReport, sweep
 from signbridge.models.items import DeliveryState
 from signbridge.observability import logger, metrics, tracer
-from signbridge.settings import Destination
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 root.warm()

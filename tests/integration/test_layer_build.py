@@ -101,11 +101,11 @@ FORWARDING_ONLY = (
     "httpx",
     "simplejson",
     "signbridge.logic.forwarding",
-    "signbridge.logic.destinations",
-    "signbridge.clients.http",
+    "signbridge.destinations.signcustomiser.port",
+    "signbridge.outbound_http",
     "signbridge.clients.platform",
-    "signbridge.mappers.dropday",
-    "signbridge.mappers.onward",
+    "signbridge.destinations.dropday.mapper",
+    "signbridge.destinations.onward.mapper",
 )
 
 

@@ -12,6 +12,8 @@ import boto3
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
+from signbridge.destinations import Destination
+from signbridge_tools.fakes.wiring import WIRING
 from tests.conftest import INTEGRATION_SECRET, LambdaContext, load_function
 from tests.support.events import api_event, fixture_bytes, response_json, signed_headers
 from tests.support.template import template
@@ -184,19 +186,15 @@ def wire_pipeline(
 ) -> Pipeline:
     """Point every destination at its fake, create the queues, and map Sign Customiser product 1
     to sc-1 through the product callback (as a shopper's finished design would)."""
-    sc, dd, on = fakes
     queue_url, dlq_url = create_queues()
+    destinations = {
+        k: v
+        for name, fake in zip(Destination, fakes, strict=True)
+        for k, v in WIRING[name].test_environment(fake).items()
+    }
     configure(
+        **destinations,
         DELIVERY_QUEUE_URL=queue_url,
-        SIGNCUSTOMISER_BASE_URL=sc.url,
-        SIGNCUSTOMISER_API_TOKEN="sc-token",
-        SIGNCUSTOMISER_INTEGRATION_ID="42",
-        DROPDAY_BASE_URL=dd.url,
-        DROPDAY_API_KEY="dd-key",
-        DROPDAY_ACCOUNT_ID="dd-account",
-        DROPDAY_SOURCE="Neon Shop",
-        ONWARD_BASE_URL=on.url,
-        ONWARD_API_KEY="on-key",
         DELIVERY_DLQ_URL=dlq_url,
         # The schedule's waits become about a second (SQS carries whole seconds), the lease ends
         # with the (1 s) invocation, and an unanswered Sign Customiser attempt waits 3 s.

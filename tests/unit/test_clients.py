@@ -16,15 +16,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signbridge.clients import dropday, onward, signcustomiser
-from signbridge.clients.dropday import DropdayClient
-from signbridge.clients.http import encode, post
-from signbridge.clients.onward import OnwardClient
-from signbridge.clients.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
-from signbridge.clients.signcustomiser import SignCustomiserClient
+from signbridge.destinations.dropday import client as dropday
+from signbridge.destinations.dropday.client import DropdayClient
+from signbridge.destinations.onward import client as onward
+from signbridge.destinations.onward.client import OnwardClient
+from signbridge.destinations.onward.models import OnwardOrder
+from signbridge.destinations.signcustomiser import client as signcustomiser
+from signbridge.destinations.signcustomiser.client import SignCustomiserClient
+from signbridge.destinations.signcustomiser.models import ScCreateOrderRequest
 from signbridge.logic.forwarding import attempt_times, backoff_seconds
-from signbridge.models.onward import OnwardOrder
-from signbridge.models.signcustomiser import ScCreateOrderRequest
+from signbridge.outbound_http import encode, post
+from signbridge.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
 from signbridge.settings import RetrySchedule, Settings
 from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake
 
@@ -223,7 +225,7 @@ def test_post_sends_the_encoded_body_and_classifies_the_answer(onward_order):
 
 # --------------------------------------------------------------------------- against the fakes
 def test_dropday_client_creates_once_then_sees_a_duplicate():
-    from signbridge.models.dropday import DropdayOrder
+    from signbridge.destinations.dropday.models import DropdayOrder
 
     order = DropdayOrder.model_validate(example("dropday_create_order_request.json"))
     with DropdayFake() as fake:
@@ -235,7 +237,7 @@ def test_dropday_client_creates_once_then_sees_a_duplicate():
 
 
 def test_dropday_client_with_a_wrong_key_is_an_auth_rejection():
-    from signbridge.models.dropday import DropdayOrder
+    from signbridge.destinations.dropday.models import DropdayOrder
 
     order = DropdayOrder.model_validate(example("dropday_create_order_request.json"))
     with DropdayFake() as fake:

@@ -14,17 +14,17 @@ import httpx
 import pytest
 import simplejson
 
-from signbridge.clients.http import encode
-from signbridge.mappers.dropday import to_dropday_order
+from signbridge.destinations.dropday.mapper import to_dropday_order
+from signbridge.destinations.dropday.models import DropdayOrder
+from signbridge.destinations.onward.mapper import to_onward_order
+from signbridge.destinations.signcustomiser.mapper import to_signcustomiser_order
 from signbridge.mappers.errors import MappingFailed
 from signbridge.mappers.from_signcustomiser import order_from_webhook
-from signbridge.mappers.onward import to_onward_order
 from signbridge.mappers.product import to_product_mapping
-from signbridge.mappers.signcustomiser import to_signcustomiser_order
-from signbridge.models.dropday import DropdayOrder
 from signbridge.models.items import ProductMapping
 from signbridge.models.order import Order
 from signbridge.models.signcustomiser import OrderCreated, ProductCreated
+from signbridge.outbound_http import encode
 from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

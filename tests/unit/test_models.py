@@ -11,13 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from signbridge.destinations.signcustomiser.models import ScCreateOrderRequest, ScCreateOrderResponse
 from signbridge.models.order import Order
-from signbridge.models.signcustomiser import (
-    OrderCreated,
-    ProductCreated,
-    ScCreateOrderRequest,
-    ScCreateOrderResponse,
-)
+from signbridge.models.signcustomiser import OrderCreated, ProductCreated
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from signbridge.destinations.onward.updates import financial_status
 from signbridge.logic.order_events import standing
 from signbridge.logic.outbox import DeliveryMessage, delivery_message, message_body, parse_message
 from signbridge.mappers.from_signcustomiser import sign_quantities
-from signbridge.mappers.onward_updates import financial_status
 from signbridge.models.events import OrderEvent
 from signbridge.models.order import Order
 from signbridge.models.signcustomiser import ScWebhookOrder

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from signbridge.destinations.dropday.settings import DropdaySettings
+from signbridge.destinations.signcustomiser.settings import SignCustomiserSettings
 from signbridge.settings import Destination, IdMode, Settings
 from signbridge.signature import SignatureScheme
 
@@ -15,9 +17,9 @@ def test_blank_optional_parameters_mean_unset(monkeypatch):
         monkeypatch.setenv(name, "")
     settings = Settings()
     assert settings.platform_product_url is None
-    assert settings.signcustomiser_integration_id is None
+    assert SignCustomiserSettings().signcustomiser_integration_id is None
     assert settings.forward_webhook_orders_to == []
-    assert settings.dropday_test is False
+    assert DropdaySettings().dropday_test is False
 
 
 def test_defaults():

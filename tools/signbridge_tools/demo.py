@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from signbridge.destinations import Destination
 from signbridge.signature import sign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def run(stack: dict[str, Any], timeout: float) -> int:
             break
         time.sleep(1)
     show(f"GET /orders/{order['id']}", client.get(f"{stack['orders_url']}/{order['id']}", headers=headers))
-    for name in ("signcustomiser", "dropday", "onward"):
+    for name in Destination:  # every registered destination has a fake (signbridge_tools.fakes.wiring)
         counts = client.get(f"{stack['fakes'][name]['control_url']}/orders").json()["counts"]
         print(f"{name} fake holds {counts.get(order['id'], 0)} order(s) for {order['id']}")
     ok = all(state == "delivered" for state in states.values())

@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 import httpx
 
+from signbridge_tools.fakes.wiring import WIRING
+
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local"
 STACK_FILE = STATE / "stack.json"
@@ -33,12 +35,11 @@ ENDPOINT = os.environ.get("MINISTACK_ENDPOINT") or f"http://127.0.0.1:{os.enviro
 REGION = "us-east-1"
 STACK_NAME = os.environ.get("STACK_NAME", "signbridge-local")
 
+# The signing secrets; each destination's credential parameter comes from its wiring.
 PARAMS = {
     "integration": "/signbridge/integration-secret",
     "webhooks": "/signbridge/webhook-secrets",
-    "signcustomiser": "/signbridge/signcustomiser-api-token",
-    "dropday": "/signbridge/dropday-api-key",
-    "onward": "/signbridge/onward-api-key",
+    **{str(name): wiring.secret_parameter for name, wiring in WIRING.items()},
 }
 
 
@@ -84,12 +85,7 @@ def deploy(fakes: dict[str, Any]) -> dict[str, str]:
     overrides = {
         "TableDeletionProtection": "false",
         "LogRetentionDays": "1",
-        "SignCustomiserBaseUrl": fakes["signcustomiser"]["url"],
-        "SignCustomiserIntegrationId": str(fakes["signcustomiser"]["integration_id"]),
-        "DropdayBaseUrl": fakes["dropday"]["url"],
-        "DropdayAccountId": fakes["dropday"]["account_id"],
-        "DropdaySource": "signbridge-local",
-        "OnwardBaseUrl": fakes["onward"]["url"],
+        **{k: v for name, wiring in WIRING.items() for k, v in wiring.parameters(fakes[name]).items()},
         # Waits are short locally so the demo and the end-to-end tests finish quickly.
         "RetryBaseSeconds": "2",
         "RetryMaxSeconds": "10",
@@ -121,9 +117,7 @@ def seed_secrets(fakes: dict[str, Any]) -> dict[str, str]:
     values = {
         "integration": secrets.token_urlsafe(24),
         "webhooks": fakes["signcustomiser"]["webhook_secret"],
-        "signcustomiser": fakes["signcustomiser"]["token"],
-        "dropday": fakes["dropday"]["api_key"],
-        "onward": fakes["onward"]["api_key"],
+        **{str(name): wiring.secret(fakes[name]) for name, wiring in WIRING.items()},
     }
     ssm = aws("ssm")
     for key, name in PARAMS.items():

@@ -1,5 +1,7 @@
-"""Composition root of the forwarder and the sweeper: the store, each destination built from its
-current settings and credentials, and the forwarding engine.
+"""Composition root of the forwarder and the sweeper: the store, each destination built by its
+package (``signbridge.destinations``) from its current settings and credentials, and the
+forwarding engine. A destination's package, and with it its client and mapper, is loaded the
+first time one of its deliveries is attempted.
 
 Credentials are read per destination when a delivery needs them, through Powertools' cache
 (SECRETS_MAX_AGE_SECONDS), so a key added or rotated after deployment is used without a
@@ -11,16 +13,16 @@ Everything here may be called from the forwarder's worker threads: building is u
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from functools import cache, lru_cache
+from functools import cache
 
+from signbridge.destinations import DestinationSettings, forget_ports, plugin
 from signbridge.errors import ConfigurationError
 from signbridge.logic.forwarding import DestinationPort, DestinationUnavailable, Forwarder, Policy
 from signbridge.observability import logger, trace_http_clients
 from signbridge.secrets import resolve_secret
-from signbridge.settings import Destination, Settings, get_settings
+from signbridge.settings import Settings, get_settings
 from signbridge.store.table import Store
 
 _lock = threading.RLock()
@@ -59,57 +61,35 @@ def _unconfigured(what: str) -> DestinationUnavailable:
     return DestinationUnavailable("destination_unconfigured", f"{what} is not configured.")
 
 
-# Clients keep their connection pools across invocations; a new one is built only when a
-# credential (or URL) changes, e.g. after a key rotation.
-@lru_cache(maxsize=16)
-def _signcustomiser(base_url: str, token: str, timeout: float, integration_id: int) -> DestinationPort:
-    from signbridge.clients.signcustomiser import SignCustomiserClient
-    from signbridge.logic.destinations import SignCustomiserDestination
-
-    return SignCustomiserDestination(SignCustomiserClient(base_url, token, timeout), integration_id)
-
-
-@lru_cache(maxsize=16)
-def _dropday(base_url: str, key: str, account_id: str, timeout: float, source: str, test: bool) -> DestinationPort:
-    from signbridge.clients.dropday import DropdayClient
-    from signbridge.logic.destinations import DropdayDestination
-
-    return DropdayDestination(DropdayClient(base_url, key, account_id, timeout), source, test)
-
-
-@lru_cache(maxsize=16)
-def _onward(base_url: str, key: str, timeout: float) -> DestinationPort:
-    from signbridge.clients.onward import OnwardClient
-    from signbridge.logic.destinations import OnwardDestination
-
-    return OnwardDestination(OnwardClient(base_url, key, timeout))
+@cache
+def destination_settings(name: str) -> DestinationSettings:
+    """The destination's own settings, parsed on first use (a malformed one names its variable)."""
+    return plugin(name).SETTINGS()
 
 
 def _build(name: str) -> DestinationPort:
-    s = settings()
-    timeout = s.destination_timeout_seconds
-    if name == Destination.SIGN_CUSTOMISER:
-        token = _credential(
-            s.signcustomiser_api_token_param, s.signcustomiser_api_token, "SIGNCUSTOMISER_API_TOKEN_PARAM"
-        )
-        if not token:
-            raise _unconfigured("Sign Customiser's API token (SIGNCUSTOMISER_API_TOKEN_PARAM)")
-        if s.signcustomiser_integration_id is None:
-            raise _unconfigured("SIGNCUSTOMISER_INTEGRATION_ID")
-        return _signcustomiser(str(s.signcustomiser_base_url), token, timeout, s.signcustomiser_integration_id)
-    if name == Destination.DROPDAY:
-        key = _credential(s.dropday_api_key_param, s.dropday_api_key, "DROPDAY_API_KEY_PARAM")
-        if not key:
-            raise _unconfigured("Dropday's API key (DROPDAY_API_KEY_PARAM)")
-        if not s.dropday_account_id:
-            raise _unconfigured("DROPDAY_ACCOUNT_ID")
-        return _dropday(str(s.dropday_base_url), key, s.dropday_account_id, timeout, s.dropday_source, s.dropday_test)
-    if name == Destination.ONWARD:
-        key = _credential(s.onward_api_key_param, s.onward_api_key, "ONWARD_API_KEY_PARAM")
-        if not key:
-            raise _unconfigured("Onward's API key (ONWARD_API_KEY_PARAM)")
-        return _onward(str(s.onward_base_url), key, timeout)
-    raise DestinationUnavailable("destination_unknown", f"{name!r} is not a destination signbridge knows.")
+    try:
+        provider = plugin(name)
+    except ValueError:
+        raise DestinationUnavailable(
+            "destination_unknown", f"{name!r} is not a destination signbridge knows."
+        ) from None
+    s = destination_settings(name)
+    port = provider.build(s, _credential)
+    if port is None:
+        raise _unconfigured(provider.missing(s, _credential) or name)
+    return port
+
+
+def _say(name: str, unavailable: DestinationUnavailable | None) -> None:
+    """Said once per change, not per delivery."""
+    if unavailable is not None:
+        if _announced.get(name) != unavailable.code:
+            _announced[name] = unavailable.code
+            logger.warning(f"destination {name} is unavailable ({unavailable.code}): its deliveries are held")
+    elif _announced.get(name) != "enabled":
+        _announced[name] = "enabled"
+        logger.info(f"destination {name} is enabled")
 
 
 def destination(name: str) -> DestinationPort:
@@ -119,22 +99,24 @@ def destination(name: str) -> DestinationPort:
         try:
             port = _build(name)
         except DestinationUnavailable as exc:
-            if _announced.get(name) != exc.code:  # said once per change, not per delivery
-                _announced[name] = exc.code
-                logger.warning(f"destination {name} is unavailable ({exc.code}): its deliveries are held")
+            _say(name, exc)
             raise
-        if _announced.get(name) != "enabled":
-            _announced[name] = "enabled"
-            logger.info(f"destination {name} is enabled")
+        _say(name, None)
         return port
 
 
 def announce_destinations() -> None:
-    """Cold start: say which routed destinations cannot be used yet."""
+    """Cold start: say which routed destinations cannot be used yet. Only their configuration and
+    credentials are checked: no client, mapper or country data is loaded for it."""
     s = settings()
     for name in dict.fromkeys([*s.route_platform_orders_to, *s.forward_webhook_orders_to]):
-        with contextlib.suppress(DestinationUnavailable):
-            destination(name)
+        with _lock:
+            try:
+                what = plugin(name).missing(destination_settings(name), _credential)
+            except DestinationUnavailable as exc:
+                _say(name, exc)
+                continue
+            _say(name, None if what is None else _unconfigured(what))
 
 
 @cache
@@ -154,8 +136,9 @@ def forwarder() -> Forwarder:
 def reset() -> None:
     """Forget everything built from the environment (tests)."""
     get_settings.cache_clear()
-    for cached in (store, forwarder, _signcustomiser, _dropday, _onward):
+    for cached in (store, forwarder, destination_settings):
         cached.cache_clear()  # type: ignore[attr-defined]
+    forget_ports()
     _missing_until.clear()
     _announced.clear()
 

@@ -1,4 +1,5 @@
-"""Every setting signbridge reads, parsed once at cold start.
+"""Every core setting signbridge reads, parsed once at cold start. Each destination's own
+settings (its URL, credentials, options) are in its package, ``signbridge.destinations.<name>.settings``.
 
 Nothing else in the code base reads ``os.environ``. A missing or malformed setting fails at
 start with pydantic's message, which names the environment variable at fault.
@@ -14,7 +15,10 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from signbridge.destinations import Destination
 from signbridge.signature import SignatureScheme
+
+__all__ = ["Destination", "IdMode", "RetryOverride", "RetrySchedule", "Settings", "get_settings"]
 
 
 class IdMode(StrEnum):
@@ -22,12 +26,6 @@ class IdMode(StrEnum):
 
     DERIVED = "derived"
     PLATFORM = "platform"
-
-
-class Destination(StrEnum):
-    SIGN_CUSTOMISER = "signcustomiser"
-    DROPDAY = "dropday"
-    ONWARD = "onward"
 
 
 class RetryOverride(BaseModel):
@@ -120,30 +118,14 @@ class Settings(BaseSettings):
     # worker starts the delivery while the first could still be sending it).
     delivery_lease_margin_seconds: int = Field(default=5, ge=0, le=60)
     delivery_lease_seconds: int = Field(default=120, ge=1, le=900)  # when no invocation deadline is known
-    destination_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-
-    signcustomiser_base_url: AnyHttpUrl = AnyHttpUrl("https://web.signcustomiser.com")
-    signcustomiser_api_token_param: str = ""
-    signcustomiser_api_token: str = ""
-    signcustomiser_integration_id: int | None = None
     # How long a Sign Customiser attempt whose outcome we never heard waits for the
     # order:created webhook before it is sent again (Sign Customiser has no documented
     # duplicate check, so we look for its own confirmation first).
     signcustomiser_in_doubt_grace_seconds: int = Field(default=900, ge=0, le=86_400)
 
-    dropday_base_url: AnyHttpUrl = AnyHttpUrl("https://dropday.io")
-    dropday_api_key_param: str = ""
-    dropday_api_key: str = ""
-    dropday_account_id: str = ""
-    dropday_source: str = "signbridge"
-    dropday_test: bool = False
     # Hold an order's Dropday delivery while the order is pending or authorized (goods are made
     # for it): a `paid` event releases it, a `cancelled` one cancels it.
     dropday_hold_until_paid: bool = True
-
-    onward_base_url: AnyHttpUrl = AnyHttpUrl("https://app.useonward.com")
-    onward_api_key_param: str = ""
-    onward_api_key: str = ""
 
     @field_validator("webhook_secrets", "route_platform_orders_to", "forward_webhook_orders_to", mode="before")
     @classmethod

@@ -36,7 +36,6 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from signbridge.clients.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
 from signbridge.logic.order_events import parse_events, standing
 from signbridge.logic.outbox import DeliveryMessage
 from signbridge.mappers.errors import MappingFailed
@@ -51,6 +50,7 @@ from signbridge.models.items import (
 )
 from signbridge.models.order import Order
 from signbridge.observability import count, logger
+from signbridge.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
 from signbridge.settings import RetrySchedule
 from signbridge.store.table import KEEP, Claim, DeliveryChange, OrderState, Store
 

@@ -10,13 +10,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from signbridge.destinations.signcustomiser.mapper import to_sc_order_record
 from signbridge.errors import ValidationFailed
 from signbridge.http import field_errors, parse_model
 from signbridge.logic.limits import ensure_storable
 from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
 from signbridge.logic.webhook_money import money_hold
 from signbridge.mappers.from_signcustomiser import order_from_webhook
-from signbridge.mappers.signcustomiser import to_sc_order_record
 from signbridge.models.items import WebhookDelivery
 from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
 from signbridge.settings import Destination

@@ -1,4 +1,6 @@
-"""Sign Customiser's payloads: the product:created callback, webhook deliveries, and POST /api/v2/orders.
+"""Sign Customiser's inbound payloads: the product:created callback and webhook deliveries.
+
+The outbound POST /api/v2/orders models are in ``signbridge.destinations.signcustomiser.models``.
 
 Inbound models keep unknown fields (``extra="allow"``): Sign Customiser may add fields, and a
 delivery must not be rejected for that.
@@ -111,54 +113,3 @@ class OrderCreated(BaseModel):
     model_config = INBOUND
 
     order: ScWebhookOrder
-
-
-# --- POST /api/v2/orders (outbound) ---------------------------------------------------------
-class ScOrderAddress(BaseModel):
-    first_name: str
-    last_name: str
-    email: str | None = None
-    phone: str | None = None
-    address_1: str
-    address_2: str | None = None
-    city: str
-    province: str | None = None
-    postcode: str
-    country: str
-
-
-class ScOrderCustomer(BaseModel):
-    first_name: str
-    last_name: str
-    email: str | None = None
-    phone: str | None = None
-
-
-class ScOrderProduct(BaseModel):
-    external_id: str
-    quantity: int = Field(gt=0)
-    price: int = Field(ge=0, description="Integer cents.")
-
-
-class ScCreateOrderRequest(BaseModel):
-    integration_id: int
-    external_id: str
-    external_order_number: str
-    currency: str
-    billing_address: ScOrderAddress
-    shipping_address: ScOrderAddress
-    shipping_line: str | None = None
-    customer: ScOrderCustomer
-    products: list[ScOrderProduct] = Field(min_length=1)
-
-
-class ScCreatedOrder(BaseModel):
-    model_config = INBOUND
-
-    order_id: int
-
-
-class ScCreateOrderResponse(BaseModel):
-    model_config = INBOUND
-
-    order: ScCreatedOrder

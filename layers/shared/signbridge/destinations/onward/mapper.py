@@ -6,10 +6,7 @@ both are normalised with pycountry. An address that cannot be normalised fails t
 
 from __future__ import annotations
 
-from signbridge.iso import UnknownCode, country_alpha2, subdivision_code
-from signbridge.mappers.errors import MappingFailed
-from signbridge.models.items import ProductMapping
-from signbridge.models.onward import (
+from signbridge.destinations.onward.models import (
     OnwardAddress,
     OnwardCustomer,
     OnwardFinancialStatus,
@@ -17,6 +14,9 @@ from signbridge.models.onward import (
     OnwardMoney,
     OnwardOrder,
 )
+from signbridge.iso import UnknownCode, country_alpha2, subdivision_code
+from signbridge.mappers.errors import MappingFailed
+from signbridge.models.items import ProductMapping
 from signbridge.models.order import FinancialStatus, LineItem, Order, created_at_iso
 
 FINANCIAL_STATUS = {

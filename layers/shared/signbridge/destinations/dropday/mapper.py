@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from signbridge.destinations.dropday.models import DropdayAddress, DropdayOrder, DropdayProduct
 from signbridge.iso import UnknownCode, country_alpha2, to_major_units
 from signbridge.mappers.errors import MappingFailed
-from signbridge.models.dropday import DropdayAddress, DropdayOrder, DropdayProduct
 from signbridge.models.items import ProductMapping
 from signbridge.models.order import LineItem, Order
 

@@ -12,7 +12,7 @@ import httpx
 import simplejson
 from pydantic import BaseModel
 
-from signbridge.clients.outcomes import AuthRejected, Outcome, Rejected, Transient
+from signbridge.outcomes import AuthRejected, Outcome, Rejected, Transient
 
 
 def make_client(base_url: str, headers: dict[str, str], timeout_seconds: float) -> httpx.Client:

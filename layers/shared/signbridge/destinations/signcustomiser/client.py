@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from signbridge.clients.http import classify_common, json_or_none, make_client, post
-from signbridge.clients.outcomes import Accepted, Duplicate, Outcome, Transient
-from signbridge.models.signcustomiser import ScCreateOrderRequest, ScCreateOrderResponse
+from signbridge.destinations.signcustomiser.models import ScCreateOrderRequest, ScCreateOrderResponse
+from signbridge.outbound_http import classify_common, json_or_none, make_client, post
+from signbridge.outcomes import Accepted, Duplicate, Outcome, Transient
 
 
 def _laravel_fields(body: Any) -> Any:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from signbridge.mappers.onward import FINANCIAL_STATUS, to_onward_order
-from signbridge.models.events import EventType, OrderEvent, OrderStanding
-from signbridge.models.items import ProductMapping
-from signbridge.models.onward import (
+from signbridge.destinations.onward.mapper import FINANCIAL_STATUS, to_onward_order
+from signbridge.destinations.onward.models import (
     OnwardFinancialStatus,
     OnwardMoney,
     OnwardOrder,
     OnwardShipment,
     OnwardShipmentLine,
 )
+from signbridge.models.events import EventType, OrderEvent, OrderStanding
+from signbridge.models.items import ProductMapping
 from signbridge.models.order import Order
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import contextlib
 
-from signbridge.iso import UnknownCode, country_alpha2, subdivision_code
-from signbridge.mappers.errors import MappingFailed
-from signbridge.models.items import ScOrderRecord
-from signbridge.models.order import Address, Customer, Order
-from signbridge.models.signcustomiser import (
+from signbridge.destinations.signcustomiser.models import (
     ScCreateOrderRequest,
     ScOrderAddress,
     ScOrderCustomer,
     ScOrderProduct,
-    ScWebhookOrder,
 )
+from signbridge.iso import UnknownCode, country_alpha2, subdivision_code
+from signbridge.mappers.errors import MappingFailed
+from signbridge.models.items import ScOrderRecord
+from signbridge.models.order import Address, Customer, Order
+from signbridge.models.signcustomiser import ScWebhookOrder
 
 
 def _address(address: Address, customer: Customer, field: str) -> ScOrderAddress:

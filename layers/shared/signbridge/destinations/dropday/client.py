@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from signbridge.clients.http import classify_common, json_or_none, make_client, post
-from signbridge.clients.outcomes import Accepted, Duplicate, Outcome
-from signbridge.models.dropday import DropdayOrder
+from signbridge.destinations.dropday.models import DropdayOrder
+from signbridge.outbound_http import classify_common, json_or_none, make_client, post
+from signbridge.outcomes import Accepted, Duplicate, Outcome
 
 
 def _fields(body: Any) -> Any:

@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 import httpx
 
-from signbridge.clients.http import classify_common, json_or_none, make_client, post, send
-from signbridge.clients.outcomes import Accepted, Duplicate, Outcome
-from signbridge.models.onward import OnwardOrder, OnwardShipment
+from signbridge.destinations.onward.models import OnwardOrder, OnwardShipment
+from signbridge.outbound_http import classify_common, json_or_none, make_client, post, send
+from signbridge.outcomes import Accepted, Duplicate, Outcome
 
 
 def _fields(body: Any) -> Any:

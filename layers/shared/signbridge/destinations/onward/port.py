@@ -1,0 +1,48 @@
+"""Onward as the forwarder sees it: the mappers plus the client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signbridge.destinations import Destination, cached_port
+from signbridge.destinations.onward.client import OnwardClient
+from signbridge.destinations.onward.mapper import to_onward_order
+from signbridge.destinations.onward.models import OnwardOrder
+from signbridge.destinations.onward.updates import OnwardEventRequest, to_onward_event
+from signbridge.logic.forwarding import EventContext, OrderContext
+from signbridge.models.items import ScOrderLink
+from signbridge.outcomes import Accepted, Outcome
+
+
+@dataclass
+class OnwardDestination:
+    client: OnwardClient
+    name: str = Destination.ONWARD
+    confirms_by_webhook: bool = False
+
+    def prepare(self, context: OrderContext) -> OnwardOrder:
+        return to_onward_order(context.order, context.products)
+
+    def send(self, request: OnwardOrder) -> Outcome:
+        return self.client.create_order(request)
+
+    def confirms(self, request: OnwardOrder, link: ScOrderLink) -> bool:
+        return False  # Onward's duplicate rule (409) makes a resend safe: nothing to confirm
+
+    def prepare_event(self, context: EventContext) -> OnwardEventRequest:
+        return to_onward_event(context.order, context.products, context.event, context.before, context.after)
+
+    def send_event(self, request: OnwardEventRequest) -> Outcome:
+        if request.shipment is not None:
+            return self.client.create_shipment(request.shipment)
+        assert request.update is not None
+        outcome = self.client.update_order(request.update)
+        if request.refund_insurance and isinstance(outcome, Accepted):
+            # A retry after a failed insurance refund repeats the update: the same state, harmless.
+            return self.client.refund_insurance(request.update.shop_order_id)
+        return outcome
+
+
+@cached_port
+def onward_port(base_url: str, key: str, timeout: float) -> OnwardDestination:
+    return OnwardDestination(OnwardClient(base_url, key, timeout))
