@@ -10,6 +10,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.models.items import DeliveryState
 from signbridge.store.table import Store
@@ -457,14 +459,23 @@ def test_a_shipment_onward_does_not_know_yet_is_retried_never_in_doubt(pipeline,
     assert entry["state"] == "delivered" and entry["attempts"] == 2
 
 
-def test_an_unanswered_shipment_update_is_left_in_doubt_never_resent(pipeline, fakes, lambda_context, capsys):
+@pytest.mark.parametrize(
+    ("fault", "recorded"),
+    [
+        ({"status": 502, "accept": True}, 1),  # Onward recorded it, then a gateway answered 502
+        ({"accept_then_drop": True}, 1),  # recorded, the connection dropped before the answer
+        ({"status": 503}, 0),  # a 5xx that may or may not come after Onward acted
+    ],
+)
+def test_an_unanswered_shipment_update_is_left_in_doubt_never_resent(
+    pipeline, fakes, lambda_context, capsys, fault, recorded
+):
     sc, dd, on = fakes
     post_order(fixture("canonical_order.json"), lambda_context)
     post_event(FULFILLED, lambda_context)
     pipeline.run_until_idle()
     capsys.readouterr()
-    # Onward records the event, then a gateway answers 502.
-    on.add_faults({"status": 502, "accept": True, "method": "POST", "path": SHIPMENT_EVENTS_PATH})
+    on.add_faults({**fault, "method": "POST", "path": SHIPMENT_EVENTS_PATH})
     post_event(IN_TRANSIT, lambda_context)
     pipeline.run_until_idle()
     for _ in range(3):  # the message comes again: still no resend
@@ -473,7 +484,7 @@ def test_an_unanswered_shipment_update_is_left_in_doubt_never_resent(pipeline, f
     pipeline.run_until_idle()
 
     assert len(onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)) == 1
-    assert len(on.shipments["evt-ship-1"]["events"]) == 1
+    assert len(on.shipments["evt-ship-1"]["events"]) == recorded
     entry = order_view(lambda_context)["timeline"][1]["deliveries"]["onward"]
     assert entry["state"] == "in_doubt" and entry["in_doubt_since"]
     assert f"signbridge order resolve {ORDER_ID} onward --event evt-track-1" in entry["last_error"]["message"]
@@ -538,3 +549,31 @@ def test_a_shipment_update_for_an_order_cancelled_before_shipping_is_refused(pip
 
     assert answer["status"] == 422
     assert answer["body"]["error"]["details"][0]["field"] == "shipment.fulfilment_id"
+
+
+def test_a_shipment_update_rate_limited_is_retried_and_one_refused_fails(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+    # The first status is rate limited, then refused on its retry; the next one goes through.
+    on.add_faults(
+        {"status": 429, "headers": {"Retry-After": "1"}, "method": "POST", "path": SHIPMENT_EVENTS_PATH},
+        {"status": 422, "body": {"errors": ["status is not allowed"]}, "method": "POST", "path": SHIPMENT_EVENTS_PATH},
+    )
+    post_event(IN_TRANSIT, lambda_context)
+    post_event(DELIVERED, lambda_context)
+    pipeline.run_until_idle()
+
+    posts = onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)
+    assert [(p["body"]["status"], p["response"]["status"]) for p in posts] == [
+        ("in_transit", 429),
+        ("in_transit", 422),
+        ("delivered", 201),
+    ]
+    assert [e["status"] for e in on.shipments["evt-ship-1"]["events"]] == ["delivered"]
+    timeline = order_view(lambda_context)["timeline"]
+    refused = timeline[1]["deliveries"]["onward"]
+    assert (refused["state"], refused["attempts"], refused["last_error"]["code"]) == ("failed", 2, "rejected")
+    assert refused["last_error"]["fields"] == ["status is not allowed"]
+    assert timeline[2]["deliveries"]["onward"]["state"] == "delivered"
