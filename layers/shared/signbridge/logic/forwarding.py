@@ -269,7 +269,9 @@ class Forwarder:
         if unsettled:
             first = unsettled[0]
             what = "the order itself" if first.event_seq is None else f"event {first.event_seq}"
-            return attempt.wait(f"waiting for {what} to reach {destination} first ({first.state})")
+            # Behind a delivery in doubt only an operator moves things on: look again less often.
+            delay = attempt.schedule.held if first.state is DeliveryState.IN_DOUBT else None
+            return attempt.wait(f"waiting for {what} to reach {destination} first ({first.state})", delay)
         if own is None or own.state in (DeliveryState.SKIPPED, DeliveryState.CANCELLED):
             return attempt.finish(
                 DeliveryState.SKIPPED,
@@ -424,11 +426,11 @@ class _Attempt:
         self.finish(state, error=error, next_attempt_at=self.now + math.ceil(delay), **changes)
         raise RetryLater(delay, error.message)
 
-    def wait(self, reason: str) -> DeliveryState:
+    def wait(self, reason: str, delay: float | None = None) -> DeliveryState:
         """An earlier delivery to this destination must settle first: back soon, no retry horizon."""
         return self.later(
             DeliveryState.RETRYING,
-            self.schedule.base,
+            self.schedule.base if delay is None else delay,
             DeliveryError(code="waiting_for_earlier", message=reason),
             retrying_since=None,
         )
