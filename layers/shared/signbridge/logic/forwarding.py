@@ -21,12 +21,13 @@ shipment events, for which it documents no duplicate rule): an unanswered attemp
 sending, a dropped connection, a 5xx, a worker that died after ``sent_at``) puts the delivery in
 doubt at once, with no confirmation to wait for, until an operator settles it.
 
-An order event (paid, cancelled, refunded, fulfilled) is delivered the same way, as a delivery of
-its own (its message names the event's ``event_seq``), with two rules of order: it waits (as
-retrying, without a retry horizon) until the order's own delivery to that destination and the
-event before it there have settled; and an event whose order never reached the destination
-fails, or is skipped if the order was never to go there. A destination may answer an event with
-"a person must act" (a cancellation Dropday cannot receive): the delivery is action_required.
+An order event (paid, cancelled, refunded, fulfilled, shipment_updated) is delivered the same
+way, as a delivery of its own (its message names the event's ``event_seq``), with two rules of
+order: it waits (as retrying, without a retry horizon) until the order's own delivery to that
+destination and the event before it there have settled; and an event whose order never reached
+the destination fails, or is skipped if the order was never to go there. A destination may
+answer an event with "a person must act" (a cancellation Dropday cannot receive): the delivery
+is action_required.
 """
 
 from __future__ import annotations
@@ -327,7 +328,7 @@ class Forwarder:
             attempt.event_id = record.event_id
             if (stopped := attempt.before_unsafe_send(confirmable=False)) is not None:
                 return stopped
-        return attempt.settle(port.send_event(request), confirms_by_webhook=False, resend_safe=safe)
+        return attempt.settle(port.send_event(request), confirms_by_webhook=False, safe_to_resend=safe)
 
     def _designs(self, order: Order, custom: set[str]) -> dict[str, ProductMapping]:
         """The stored Sign Customiser designs of the order's customised lines."""
@@ -495,10 +496,10 @@ class _Attempt:
         )
         return self.finish(DeliveryState.IN_DOUBT, error=error, in_doubt_since=since)
 
-    def settle(self, outcome: Outcome, confirms_by_webhook: bool, resend_safe: bool = True) -> DeliveryState:
+    def settle(self, outcome: Outcome, confirms_by_webhook: bool, safe_to_resend: bool = True) -> DeliveryState:
         """``confirms_by_webhook``: an unanswered attempt waits for the destination's confirmation;
-        ``resend_safe`` False: an unanswered attempt goes straight to an operator. Either way it is
-        never resent by itself."""
+        ``safe_to_resend`` False: an unanswered attempt goes straight to an operator. Either way it
+        is never resent by itself."""
         match outcome:
             case Accepted(reference) | Duplicate(reference):
                 name = "DeliveryDelivered" if isinstance(outcome, Accepted) else "DeliveryDuplicate"
@@ -517,10 +518,10 @@ class _Attempt:
                 return self.hold("auth_rejected", message, status)
             case Transient(message, status, retry_after, maybe_delivered):
                 unanswered = maybe_delivered or (status or 0) >= 500
-                if (confirms_by_webhook or not resend_safe) and unanswered:
+                if (confirms_by_webhook or not safe_to_resend) and unanswered:
                     # A 5xx may come from a gateway after the application acted: unknown outcome.
                     return self.doubt(
-                        self.now, f"the attempt was not answered clearly ({message})", confirmable=resend_safe
+                        self.now, f"the attempt was not answered clearly ({message})", confirmable=confirms_by_webhook
                     )
                 return self.retry(message, status, retry_after)
         raise AssertionError(f"unhandled outcome {outcome!r}")
