@@ -1,5 +1,6 @@
-"""End to end on the local stack: one order walks paid → fulfilled → refunded, and each destination
-hears of each event once, in order (Dropday only once the order is paid)."""
+"""End to end on the local stack: one order walks paid → fulfilled → in_transit → delivered →
+refunded, and each destination hears of each event once, in order (Dropday only once the order is
+paid; the parcel's statuses only once Onward has the shipment)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def requests_for(http: Any, fake: dict[str, Any], order_id: str) -> list[dict[st
     return [r for r in every if order_id in r["path"] or order_id in str(r.get("body"))]
 
 
-def test_an_order_walks_paid_fulfilled_refunded(stack, http):
+def test_an_order_walks_paid_fulfilled_in_transit_delivered_refunded(stack, http):
     headers = {"x-api-key": stack["api_key"]}
     order = fixture("canonical_order.json") | {"id": f"e2e-ev-{uuid.uuid4().hex[:10]}", "financial_status": "pending"}
     for line in order["line_items"]:
@@ -58,6 +59,17 @@ def test_an_order_walks_paid_fulfilled_refunded(stack, http):
             },
         },
         {
+            "id": f"{order['id']}-in-transit",
+            "type": "shipment_updated",
+            "shipment": {"fulfilment_id": f"{order['id']}-ship", "status": "in_transit"},
+        },
+        {
+            "id": f"{order['id']}-delivered",
+            "type": "shipment_updated",
+            "occurred_at": "2025-10-27T15:30:00Z",
+            "shipment": {"fulfilment_id": f"{order['id']}-ship", "status": "delivered"},
+        },
+        {
             "id": f"{order['id']}-refund",
             "type": "refunded",
             "refund": {"lines": [{"line_id": "line-2", "quantity": 1, "amount": 1500}]},
@@ -68,19 +80,29 @@ def test_an_order_walks_paid_fulfilled_refunded(stack, http):
         assert answer.status_code == 202, answer.text
         assert http.post(f"{url}/events", json=event, headers=headers).status_code == 200
 
-    view = wait_for(http, url, headers, events_settled(3))
+    view = wait_for(http, url, headers, events_settled(5))
     assert [(e["type"], e["deliveries"]["onward"]["state"]) for e in view["timeline"]] == [
         ("paid", "delivered"),
         ("fulfilled", "delivered"),
+        ("shipment_updated", "delivered"),
+        ("shipment_updated", "delivered"),
         ("refunded", "delivered"),
     ]
+    assert [e["deliveries"]["dropday"]["state"] for e in view["timeline"][2:4]] == ["skipped", "skipped"]
     assert view["deliveries"]["dropday"]["state"] == "delivered"
-    onward = [(r["method"], r["path"]) for r in requests_for(http, stack["fakes"]["onward"], order["id"])]
-    assert onward == [
+    onward = requests_for(http, stack["fakes"]["onward"], order["id"])
+    shipment_events = f"/api/v1/shipments/{order['id']}-ship/events"
+    assert [(r["method"], r["path"]) for r in onward] == [
         ("POST", "/api/v1/orders"),
         ("PATCH", f"/api/v1/orders/{order['id']}"),
         ("POST", "/api/v1/shipments"),
+        ("POST", shipment_events),
+        ("POST", shipment_events),
         ("PATCH", f"/api/v1/orders/{order['id']}"),
+    ]
+    assert [r["body"] for r in onward[3:5]] == [
+        {"status": "in_transit"},
+        {"status": "delivered", "occurred_at": "2025-10-27T15:30:00+00:00"},
     ]
     counts = http.get(f"{stack['fakes']['dropday']['control_url']}/orders").json()["counts"]
     assert counts.get(order["id"]) == 1

@@ -103,3 +103,19 @@ def test_faults_apply_to_shipments_as_to_creates(onward):
         HTTP.post(url, json=shipment(), headers=HEADERS)
     assert "ship-1" in onward.shipments  # acted on, the answer lost
     assert HTTP.post(url, json=shipment(), headers=HEADERS).status_code == 409
+
+
+def test_shipment_events_have_no_duplicate_rule_and_take_faults(onward):
+    HTTP.post(onward.url + "/api/v1/shipments", json=shipment(), headers=HEADERS)
+    url = onward.url + "/api/v1/shipments/ship-1/events"
+    onward.add_faults({"status": 502, "accept": True, "path": url.removeprefix(onward.url)}, {"status": 503})
+    event = {"status": "delivered", "occurred_at": "2025-10-27T15:30:00+00:00"}
+
+    assert HTTP.post(url, json=event, headers=HEADERS).status_code == 502  # acted on, then a gateway's 502
+    assert HTTP.post(url, json=event, headers=HEADERS).status_code == 503  # not acted on
+    assert HTTP.post(url, json=event, headers=HEADERS).status_code == 201
+    bad_time = HTTP.post(url, json={"status": "delivered", "occurred_at": "yesterday"}, headers=HEADERS)
+
+    # The same event twice is two events: Onward documents no 409 for them.
+    assert onward.shipments["ship-1"]["events"] == [event, event]
+    assert bad_time.status_code == 422 and any("occurred_at" in e for e in bad_time.json()["errors"])

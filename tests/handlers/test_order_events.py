@@ -1,6 +1,7 @@
 """Order events after checkout: Given an order at its destinations, When the platform posts paid,
-cancelled, refunded or fulfilled to POST /orders/{order_id}/events, Then each is recorded once,
-reaches each destination once and in order, and GET /orders/{order_id} shows the timeline."""
+cancelled, refunded, fulfilled or shipment_updated to POST /orders/{order_id}/events, Then each is
+recorded once, reaches each destination once and in order, and GET /orders/{order_id} shows the
+timeline."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import copy
 import json
 import time
 from typing import Any
+
+import pytest
 
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.models.items import DeliveryState
@@ -362,3 +365,215 @@ def test_a_delivery_awaiting_payment_is_visible_but_neither_re_enqueued_nor_coun
     assert totals and all(sum(t["DeliveriesHeld"]) == 0 for t in totals if "destination" not in t)
     pipeline.run_until_idle()
     assert dd.requests == []
+
+
+IN_TRANSIT = {
+    "id": "evt-track-1",
+    "type": "shipment_updated",
+    "occurred_at": "2025-10-25T08:00:00Z",
+    "shipment": {"fulfilment_id": "evt-ship-1", "status": "in_transit", "message": "Departed facility"},
+}
+DELIVERED = {
+    "id": "evt-track-2",
+    "type": "shipment_updated",
+    "shipment": {"fulfilment_id": "evt-ship-1", "status": "delivered", "occurred_at": "2025-10-27T15:30:00Z"},
+}
+SHIPMENT_EVENTS_PATH = "/api/v1/shipments/evt-ship-1/events"
+
+
+def test_a_shipment_update_reaches_onward_once_as_a_shipment_event(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+
+    answers = [post_event(e, lambda_context) for e in (IN_TRANSIT, DELIVERED)]
+    pipeline.run_until_idle()
+
+    assert [a["status"] for a in answers] == [202, 202]
+    assert answers[0]["body"]["type"] == "shipment_updated"
+    posts = onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)
+    assert [p["body"] for p in posts] == [
+        {"status": "in_transit", "occurred_at": "2025-10-25T08:00:00+00:00"},
+        {"status": "delivered", "occurred_at": "2025-10-27T15:30:00+00:00"},
+    ]
+    assert [e["status"] for e in on.shipments["evt-ship-1"]["events"]] == ["in_transit", "delivered"]
+    timeline = order_view(lambda_context)["timeline"]
+    assert [(e["type"], {n: d["state"] for n, d in e["deliveries"].items()}) for e in timeline[1:]] == [
+        ("shipment_updated", {"dropday": "skipped", "onward": "delivered", "signcustomiser": "skipped"}),
+        ("shipment_updated", {"dropday": "skipped", "onward": "delivered", "signcustomiser": "skipped"}),
+    ]
+    # Nothing went to Dropday or Sign Customiser for them.
+    assert len(dd.requests) == 1 and len(sc.requests) == 1
+
+
+def test_a_shipment_update_redelivered_ten_times_reaches_onward_once(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+
+    answers = [post_event(IN_TRANSIT, lambda_context)["status"] for _ in range(10)]
+    pipeline.run_until_idle()
+    for _ in range(10):  # and the queue brings its message ten more times
+        message = DeliveryMessage(ORDER_ID, "onward", gen=0, event_seq=2)
+        pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=message_body(message))
+    pipeline.run_until_idle()
+
+    assert answers == [202] + [200] * 9
+    assert len(onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)) == 1
+    assert len(on.shipments["evt-ship-1"]["events"]) == 1
+
+
+def test_a_shipment_update_waits_until_onward_has_the_shipment(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.run_until_idle()
+    # Onward is down for the shipment when the status arrives.
+    on.add_faults(*[{"status": 503, "method": "POST", "path": "/api/v1/shipments"}] * 2)
+    post_event(FULFILLED, lambda_context)
+    post_event(IN_TRANSIT, lambda_context)
+    pipeline.run_until_idle()
+
+    answered = [(r["path"], r["response"]["status"]) for r in on.requests if r["path"].startswith("/api/v1/ship")]
+    assert answered == [
+        ("/api/v1/shipments", 503),
+        ("/api/v1/shipments", 503),
+        ("/api/v1/shipments", 201),
+        (SHIPMENT_EVENTS_PATH, 201),
+    ]
+
+
+def test_a_shipment_onward_does_not_know_yet_is_retried_never_in_doubt(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+    on.add_faults({"status": 404, "method": "POST", "path": SHIPMENT_EVENTS_PATH})
+    post_event(IN_TRANSIT, lambda_context)
+    pipeline.run_until_idle()
+
+    statuses = [p["response"]["status"] for p in onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)]
+    assert statuses == [404, 201]
+    entry = order_view(lambda_context)["timeline"][1]["deliveries"]["onward"]
+    assert entry["state"] == "delivered" and entry["attempts"] == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "recorded"),
+    [
+        ({"status": 502, "accept": True}, 1),  # Onward recorded it, then a gateway answered 502
+        ({"accept_then_drop": True}, 1),  # recorded, the connection dropped before the answer
+        ({"status": 503}, 0),  # a 5xx that may or may not come after Onward acted
+    ],
+)
+def test_an_unanswered_shipment_update_is_left_in_doubt_never_resent(
+    pipeline, fakes, lambda_context, capsys, fault, recorded
+):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+    capsys.readouterr()
+    on.add_faults({**fault, "method": "POST", "path": SHIPMENT_EVENTS_PATH})
+    post_event(IN_TRANSIT, lambda_context)
+    pipeline.run_until_idle()
+    for _ in range(3):  # the message comes again: still no resend
+        message = DeliveryMessage(ORDER_ID, "onward", gen=0, event_seq=2)
+        pipeline.sqs.send_message(QueueUrl=pipeline.queue_url, MessageBody=message_body(message))
+    pipeline.run_until_idle()
+
+    assert len(onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)) == 1
+    assert len(on.shipments["evt-ship-1"]["events"]) == recorded
+    entry = order_view(lambda_context)["timeline"][1]["deliveries"]["onward"]
+    assert entry["state"] == "in_doubt" and entry["in_doubt_since"]
+    assert f"signbridge order resolve {ORDER_ID} onward --event evt-track-1" in entry["last_error"]["message"]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert sum(sum(e.get("DeliveryInDoubt", [])) for e in emitted) >= 1
+    # The sweeper counts it for the DeliveriesAwaitingOperator alarm.
+    report = load_function("sweeper").handler({}, lambda_context)
+    assert report["awaiting_operator"] == 1
+
+
+def test_a_worker_that_died_after_sending_a_shipment_update_leaves_it_in_doubt(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+    post_event(IN_TRANSIT, lambda_context)
+    store = Store("signbridge-test")
+    # A worker claimed the event's delivery, said it was sending, and died (its lease expired).
+    now = int(time.time())
+    claim = store.claim_delivery(ORDER_ID, "onward", "dead-worker", now - 100, 1, "then", 0, 2)
+    assert claim is not None
+    assert store.mark_sent(ORDER_ID, "onward", "dead-worker", now - 100, event_seq=2)
+    pipeline.run_until_idle()
+
+    assert onward_calls(on, "POST", SHIPMENT_EVENTS_PATH) == []
+    assert order_view(lambda_context)["timeline"][1]["deliveries"]["onward"]["state"] == "in_doubt"
+
+
+def test_shipment_updates_that_contradict_the_order_are_refused_naming_the_field(pipeline, fakes, lambda_context):
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    unknown_fulfilment = {**IN_TRANSIT, "shipment": {**IN_TRANSIT["shipment"], "fulfilment_id": "evt-nope"}}
+    bad_status = {**IN_TRANSIT, "shipment": {**IN_TRANSIT["shipment"], "status": "lost_in_space"}}
+    missing_payload = {"id": "evt-t3", "type": "shipment_updated"}
+
+    answers = [post_event(e, lambda_context) for e in (unknown_fulfilment, bad_status, missing_payload)]
+
+    assert [a["status"] for a in answers] == [422, 422, 422]
+    assert [p["field"] for p in answers[0]["body"]["error"]["details"]] == ["shipment.fulfilment_id"]
+    assert [p["field"] for p in answers[1]["body"]["error"]["details"]] == ["shipment.status"]
+    assert [p["field"] for p in answers[2]["body"]["error"]["details"]] == ["shipment"]
+    assert [e["type"] for e in order_view(lambda_context)["timeline"]] == ["fulfilled"]
+
+
+def test_a_parcel_shipped_before_a_cancellation_still_reports_its_statuses(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    post_event(CANCELLED, lambda_context)
+    answer = post_event(IN_TRANSIT, lambda_context)
+    pipeline.run_until_idle()
+
+    assert answer["status"] == 202
+    assert [e["status"] for e in on.shipments["evt-ship-1"]["events"]] == ["in_transit"]
+
+
+def test_a_shipment_update_for_an_order_cancelled_before_shipping_is_refused(pipeline, fakes, lambda_context):
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(CANCELLED, lambda_context)
+
+    answer = post_event(IN_TRANSIT, lambda_context)
+
+    assert answer["status"] == 422
+    assert answer["body"]["error"]["details"][0]["field"] == "shipment.fulfilment_id"
+
+
+def test_a_shipment_update_rate_limited_is_retried_and_one_refused_fails(pipeline, fakes, lambda_context):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+    # The first status is rate limited, then refused on its retry; the next one goes through.
+    on.add_faults(
+        {"status": 429, "headers": {"Retry-After": "1"}, "method": "POST", "path": SHIPMENT_EVENTS_PATH},
+        {"status": 422, "body": {"errors": ["status is not allowed"]}, "method": "POST", "path": SHIPMENT_EVENTS_PATH},
+    )
+    post_event(IN_TRANSIT, lambda_context)
+    post_event(DELIVERED, lambda_context)
+    pipeline.run_until_idle()
+
+    posts = onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)
+    assert [(p["body"]["status"], p["response"]["status"]) for p in posts] == [
+        ("in_transit", 429),
+        ("in_transit", 422),
+        ("delivered", 201),
+    ]
+    assert [e["status"] for e in on.shipments["evt-ship-1"]["events"]] == ["delivered"]
+    timeline = order_view(lambda_context)["timeline"]
+    refused = timeline[1]["deliveries"]["onward"]
+    assert (refused["state"], refused["attempts"], refused["last_error"]["code"]) == ("failed", 2, "rejected")
+    assert refused["last_error"]["fields"] == ["status is not allowed"]
+    assert timeline[2]["deliveries"]["onward"]["state"] == "delivered"

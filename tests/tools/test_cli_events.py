@@ -1,5 +1,7 @@
 """signbridge console and order events: Given a cancelled order Dropday had already routed, Then
-`cancellations list` names it, `cancellations done` settles it, and `order show` prints the timeline."""
+`cancellations list` names it, `cancellations done` settles it, and `order show` prints the timeline.
+Given a shipment event Onward may or may not have (an unanswered attempt), Then `deliveries in-doubt`
+and `order show` name it, and `order resolve --event` settles it either way."""
 
 from __future__ import annotations
 
@@ -9,9 +11,18 @@ from signbridge.models.items import DeliveryState
 from signbridge.store.table import Store
 from signbridge_tools import cli
 from tests.conftest import BASE_ENV
-from tests.handlers.test_order_events import CANCELLED, ORDER_ID, post_event, post_order
+from tests.handlers.test_order_events import (
+    CANCELLED,
+    FULFILLED,
+    IN_TRANSIT,
+    ORDER_ID,
+    SHIPMENT_EVENTS_PATH,
+    onward_calls,
+    post_event,
+    post_order,
+)
 from tests.support.events import fixture
-from tests.support.pipeline import wire_pipeline
+from tests.support.pipeline import Pipeline, wire_pipeline
 
 TABLE = BASE_ENV["TABLE_NAME"]
 
@@ -95,3 +106,79 @@ def test_order_retry_puts_a_failed_event_back_after_the_order(table, fakes, conf
     assert f"{ORDER_ID} / onward / event 1: failed -> pending" in out
     methods = [(r["method"], r["response"]["status"]) for r in on.requests]
     assert methods == [("POST", 422), ("POST", 201), ("PATCH", 200)]
+
+
+@pytest.fixture
+def shipment_event_in_doubt(table, fakes, configure, lambda_context) -> Pipeline:
+    sc, dd, on = fakes
+    pipeline = wire_pipeline(configure, fakes, lambda_context, TABLE)
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+    # Onward records the status, then a gateway answers 502: did it get it? signbridge cannot tell.
+    on.add_faults({"status": 502, "accept": True, "method": "POST", "path": SHIPMENT_EVENTS_PATH})
+    post_event(IN_TRANSIT, lambda_context)
+    pipeline.run_until_idle()
+    delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 2)
+    assert delivery is not None and delivery.state is DeliveryState.IN_DOUBT
+    return pipeline
+
+
+def test_deliveries_in_doubt_and_order_show_name_the_event_and_how_to_settle_it(shipment_event_in_doubt, capsys):
+    capsys.readouterr()
+    _, listing, _ = run(capsys, "deliveries", "in-doubt", "--table", TABLE)
+    _, shown, _ = run(capsys, "order", "show", ORDER_ID, "--table", TABLE)
+
+    command = f"signbridge order resolve {ORDER_ID} onward --event evt-track-1 --delivered"
+    assert "1 delivery(ies) in_doubt" in listing
+    assert f"{ORDER_ID} / onward / event 2: " in listing and command in listing
+    assert "onward event 2 (evt-track-1, shipment_updated) is in doubt since" in shown and command in shown
+
+
+def test_resolve_event_delivered_settles_it_without_a_second_post(shipment_event_in_doubt, fakes, capsys):
+    sc, dd, on = fakes
+    capsys.readouterr()
+    code, out, _ = run(
+        capsys, "order", "resolve", ORDER_ID, "onward", "--event", "evt-track-1", "--delivered", "--table", TABLE
+    )
+    shipment_event_in_doubt.run_until_idle()
+
+    assert code == 0 and f"settled      {ORDER_ID} / onward / event evt-track-1: in_doubt" in out
+    delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 2)
+    assert delivery is not None and delivery.state is DeliveryState.DELIVERED
+    assert len(onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)) == 1
+    # The order's own delivery was not touched.
+    own = Store(TABLE).get_delivery(ORDER_ID, "onward")
+    assert own is not None and own.state is DeliveryState.DELIVERED and own.destination_ref == ORDER_ID
+
+
+def test_resolve_event_resend_posts_it_once_more(shipment_event_in_doubt, fakes, capsys):
+    sc, dd, on = fakes
+    on.shipments["evt-ship-1"]["events"].clear()  # the operator found that Onward does not have it
+    capsys.readouterr()
+    code, out, _ = run(
+        capsys, "order", "resolve", ORDER_ID, "onward", "--event", "evt-track-1", "--resend", "--table", TABLE
+    )
+    shipment_event_in_doubt.run_until_idle()
+
+    assert code == 0 and "-> pending; the next attempt sends again" in out
+    statuses = [p["response"]["status"] for p in onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)]
+    assert statuses == [502, 201]
+    assert [e["status"] for e in on.shipments["evt-ship-1"]["events"]] == ["in_transit"]
+    delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 2)
+    assert delivery is not None and delivery.state is DeliveryState.DELIVERED and delivery.in_doubt_since is None
+
+
+def test_resolve_of_an_unknown_event_or_one_not_in_doubt_is_refused(shipment_event_in_doubt, capsys):
+    capsys.readouterr()
+    unknown, _, err_unknown = run(
+        capsys, "order", "resolve", ORDER_ID, "onward", "--event", "evt-nope", "--resend", "--table", TABLE
+    )
+    settled, _, err_settled = run(
+        capsys, "order", "resolve", ORDER_ID, "onward", "--event", "evt-ship-1", "--resend", "--table", TABLE
+    )
+
+    assert unknown == 1 and "has no event 'evt-nope'" in err_unknown and "evt-track-1" in err_unknown
+    assert settled == 1 and "is delivered, not in doubt" in err_settled
+    delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 2)
+    assert delivery is not None and delivery.state is DeliveryState.IN_DOUBT

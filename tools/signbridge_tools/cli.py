@@ -3,7 +3,8 @@ deliveries; listing deliveries by state; redriving the DLQ.
 
     signbridge order show ORDER_ID [--json]
     signbridge order retry ORDER_ID [--destination NAME] [--dry-run] [--force]
-    signbridge order resolve ORDER_ID DESTINATION (--delivered [--reference REF] | --resend) [--dry-run]
+    signbridge order resolve ORDER_ID DESTINATION [--event EVENT_ID] (--delivered [--reference REF] | --resend)
+                             [--dry-run]
     signbridge deliveries failed|held|in-doubt|retrying|pending|sending [--destination NAME] [--since T] [--max N]
     signbridge deliveries reindex
     signbridge deliveries stuck [--older-than-minutes M] [--requeue] [--dry-run]
@@ -65,6 +66,10 @@ LISTED_STATES = (
 RESOLVE_HINT = (
     "check the destination, then run `signbridge order resolve {order_id} {destination} --delivered` "
     "(it has the order) or `--resend` (it has not)"
+)
+EVENT_RESOLVE_HINT = (
+    "check the destination, then run `signbridge order resolve {order_id} {destination} --event {event_id} "
+    "--delivered` (it has the event) or `--resend` (it has not)"
 )
 OPERATOR_REFERENCE = "resolved-by-operator"
 CANCEL_BY_HAND = "cancel_at_dropday_by_hand"
@@ -196,6 +201,15 @@ def requeue(store: Store, delivery: DeliveryRecord) -> bool:
     )
 
 
+def resolve_hint(delivery: DeliveryRecord, state: OrderState | None) -> str:
+    """How to settle an in-doubt delivery: an event's names the event by its platform id."""
+    if delivery.event_seq is None:
+        return RESOLVE_HINT.format(order_id=delivery.order_id, destination=delivery.destination)
+    record = next((e for e in state.events if e.seq == delivery.event_seq), None) if state else None
+    event_id = record.event_id if record else f"<the id of event {delivery.event_seq}>"
+    return EVENT_RESOLVE_HINT.format(order_id=delivery.order_id, destination=delivery.destination, event_id=event_id)
+
+
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     cells = [[str(c) for c in header], *[["-" if c is None else str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -262,6 +276,12 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
                     f"waiting for its own order:created webhook until {iso(d.next_attempt_at)}; if none comes, {hint}"
                 )
             print(f"{d.destination} is in doubt: {hint}")
+    events = {e.seq: e for e in state.events}
+    for d in sorted(state.event_deliveries, key=lambda d: (d.event_seq or 0, d.destination)):
+        if d.state is DeliveryState.IN_DOUBT:
+            record = events.get(d.event_seq or 0)
+            what = f"event {d.event_seq} ({record.event_id}, {record.type})" if record else f"event {d.event_seq}"
+            print(f"{d.destination} {what} is in doubt since {iso(d.in_doubt_since)}: {resolve_hint(d, state)}")
     return 0
 
 
@@ -286,8 +306,7 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
         where = f"{d.order_id} / {d.destination}" + (f" / event {d.event_seq}" if d.event_seq else "")
         if d.state is DeliveryState.IN_DOUBT:
             # A blind resend could make a second order at a destination without a duplicate rule.
-            hint = RESOLVE_HINT.format(order_id=d.order_id, destination=d.destination)
-            print(f"left       {where}: in doubt; {hint}")
+            print(f"left       {where}: in doubt; {resolve_hint(d, state)}")
             unchanged += 1
         elif d.state not in RETRYABLE:
             print(f"left       {where}: {d.state}")
@@ -306,17 +325,30 @@ def order_retry(args: argparse.Namespace, target: Target) -> int:
 
 
 def order_resolve(args: argparse.Namespace, target: Target) -> int:
-    """Settle an in-doubt delivery after checking the destination by hand: it has the order
-    (--delivered), or it has not (--resend: the next attempt sends without waiting)."""
+    """Settle an in-doubt delivery after checking the destination by hand: it has the order (or
+    the event, with --event) (--delivered), or it has not (--resend: the next attempt sends again)."""
     if args.reference and not args.delivered:
         raise ConsoleError("--reference goes with --delivered (the destination's id of the order it has).")
     store = target.store()
-    delivery = store.get_delivery(args.order_id, args.destination)
+    seq: int | None = None
     where = f"{args.order_id} / {args.destination}"
+    if args.event:
+        state = store.get_order_state(args.order_id)
+        if state is None:
+            raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+        record = next((e for e in state.events if e.event_id == args.event), None)
+        if record is None:
+            known = ", ".join(e.event_id for e in state.events) or "none"
+            raise ConsoleError(f"Order {args.order_id!r} has no event {args.event!r} (it has: {known}).")
+        seq = record.seq
+        where += f" / event {args.event}"
+    delivery = store.get_delivery(args.order_id, args.destination, seq)
     if delivery is None:
         if store.get_order_state(args.order_id) is None:
             raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
-        raise ConsoleError(f"Order {args.order_id!r} has no delivery to {args.destination!r}.")
+        if seq is None:
+            raise ConsoleError(f"Order {args.order_id!r} has no delivery to {args.destination!r}.")
+        raise ConsoleError(f"Order {args.order_id!r} has no delivery of event {args.event!r} to {args.destination!r}.")
     if delivery.state is not DeliveryState.IN_DOUBT:
         raise ConsoleError(
             f"{where} is {delivery.state}, not in doubt: nothing to resolve, nothing changed"
@@ -329,7 +361,7 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
         if args.dry_run:
             print(f"would settle {where}: in_doubt (since {since}) -> delivered, reference {reference!r}")
             return 0
-        if not store.resolve_delivered(args.order_id, args.destination, at, reference):
+        if not store.resolve_delivered(args.order_id, args.destination, at, reference, event_seq=seq):
             raise ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
         print(f"settled      {where}: in_doubt (since {since}) -> delivered, reference {reference!r}")
         return 0
@@ -337,7 +369,7 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
         print(f"would resend {where}: in_doubt (since {since}) -> pending; the next attempt sends again")
         return 0
     if not store.requeue_delivery(
-        args.order_id, args.destination, at, now, states=(DeliveryState.IN_DOUBT,), forget_doubt=True
+        args.order_id, args.destination, at, now, states=(DeliveryState.IN_DOUBT,), forget_doubt=True, event_seq=seq
     ):
         raise ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
     print(f"resent       {where}: in_doubt (since {since}) -> pending; the next attempt sends again")
@@ -609,6 +641,12 @@ def deliveries_in_state(args: argparse.Namespace, target: Target) -> int:
     print(f"{len(found)} delivery(ies) {state}{since}{more}")
     if state is DeliveryState.IN_DOUBT and found:
         print("Settle each one: " + RESOLVE_HINT.format(order_id="ORDER_ID", destination="DESTINATION"))
+        # An order event's delivery is settled with --event and the platform's id of the event.
+        for d in (d for d in found if d.event_seq is not None):
+            print(
+                f"{d.order_id} / {d.destination} / event {d.event_seq}: "
+                + resolve_hint(d, store.get_order_state(d.order_id))
+            )
     return 0
 
 
@@ -753,6 +791,11 @@ def build_parser() -> argparse.ArgumentParser:
     outcome = resolve.add_mutually_exclusive_group(required=True)
     outcome.add_argument("--delivered", action="store_true", help="the destination has the order: mark it delivered")
     outcome.add_argument("--resend", action="store_true", help="it does not: send it again (back to pending)")
+    resolve.add_argument(
+        "--event",
+        metavar="EVENT_ID",
+        help="settle the delivery of this order event (the platform's event id) rather than of the order",
+    )
     resolve.add_argument("--reference", metavar="REF", help="with --delivered: the destination's order id")
     resolve.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     resolve.set_defaults(run=order_resolve)

@@ -527,11 +527,14 @@ def build_openapi() -> dict[str, Any]:
                 "summary": "Tell signbridge what happened to an order after checkout",
                 "description": (
                     "`paid`, `cancelled`, `refunded` (with `refund`: lines, quantities, amounts in minor units) "
-                    "or `fulfilled` (with `fulfilment`: carrier, tracking number and URL, lines). Idempotent on "
+                    "`fulfilled` (with `fulfilment`: carrier, tracking number and URL, lines) or "
+                    "`shipment_updated` (with `shipment`: the `fulfilled` event's id as `fulfilment_id` and one of "
+                    "Onward's shipment statuses). Idempotent on "
                     "the event's `id`: the same event again answers 200; the same id with different content is "
                     "409. Events apply in the order they are recorded; one that contradicts the order (refunds "
-                    "more than was bought, ships an unknown line, pays a cancelled order) is 422 naming the "
-                    "field; an unknown order is 404. Signed like POST /orders when signing is on."
+                    "more than was bought, ships an unknown line, pays a cancelled order, names an unknown "
+                    "fulfilment) is 422 naming the field; an unknown order is 404. Signed like POST /orders when "
+                    "signing is on."
                 ),
                 "security": api_key,
                 "parameters": [

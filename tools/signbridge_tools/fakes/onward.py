@@ -6,7 +6,9 @@ A repeated shop_order_id is 409 with an empty body (documented). PATCH takes "th
 validated as a partial update: the fields it sends must be well formed, only `financial_status` is
 required (the "updating orders" guide). Shipments answer 201 / 404 (unknown order or shipment) /
 409 (a shipment with that id exists) / 422; their fields are not in the stored contract, so the
-fake checks the ones signbridge sends (models/onward.py, OnwardShipment).
+fake checks the ones signbridge sends (models/onward.py, OnwardShipment). Shipment events have no
+documented duplicate rule: the fake records every event it is sent, a repeat included, so a test
+sees a second post as a second event.
 """
 
 from __future__ import annotations

@@ -16,12 +16,18 @@ Waits are carried by SQS (the message's visibility), never by sleeping. What mov
 - 429 / 5xx / timeouts → retrying, with backoff, until the retry horizon → failed (alarmed)
 - Sign Customiser with an unknown outcome → in doubt (see above)
 
-An order event (paid, cancelled, refunded, fulfilled) is delivered the same way, as a delivery of
-its own (its message names the event's ``event_seq``), with two rules of order: it waits (as
-retrying, without a retry horizon) until the order's own delivery to that destination and the
-event before it there have settled; and an event whose order never reached the destination
-fails, or is skipped if the order was never to go there. A destination may answer an event with
-"a person must act" (a cancellation Dropday cannot receive): the delivery is action_required.
+The same rule holds for any request that says a resend is not safe (``resend_safe`` False: Onward's
+shipment events, for which it documents no duplicate rule): an unanswered attempt (a timeout after
+sending, a dropped connection, a 5xx, a worker that died after ``sent_at``) puts the delivery in
+doubt at once, with no confirmation to wait for, until an operator settles it.
+
+An order event (paid, cancelled, refunded, fulfilled, shipment_updated) is delivered the same
+way, as a delivery of its own (its message names the event's ``event_seq``), with two rules of
+order: it waits (as retrying, without a retry horizon) until the order's own delivery to that
+destination and the event before it there have settled; and an event whose order never reached
+the destination fails, or is skipped if the order was never to go there. A destination may
+answer an event with "a person must act" (a cancellation Dropday cannot receive): the delivery
+is action_required.
 """
 
 from __future__ import annotations
@@ -102,6 +108,13 @@ class DestinationPort(Protocol):
         ...
 
     def send_event(self, request: Any) -> Outcome: ...
+
+
+def resend_safe(request: Any) -> bool:
+    """Whether sending ``request`` again after an unanswered attempt is harmless (the destination's
+    duplicate rule, or a body that carries the whole state). A request says so with ``resend_safe``;
+    one that says nothing is safe, as every order create to a destination with a duplicate rule is."""
+    return bool(getattr(request, "resend_safe", True))
 
 
 class DestinationUnavailable(Exception):
@@ -230,15 +243,8 @@ class Forwarder:
                 logger.info("delivery confirmed by the destination's webhook", extra=log)
                 count("DeliveryConfirmed")
                 return attempt.finish(DeliveryState.DELIVERED, ref=str(confirmation.sc_order_id), in_doubt_since=None)
-            # An unanswered attempt stays unanswered whatever happened since (held for a while, a
-            # retry or replay by an operator): only `order resolve --resend` forgets it.
-            if claim.crashed or claim.delivery.in_doubt_since is not None:
-                return attempt.doubt(claim.delivery.in_doubt_since or now, "an earlier attempt was never answered")
-            # Say "this attempt is sending" before sending: a worker that dies before this line
-            # sent nothing, and its delivery is not put in doubt.
-            if not self.store.mark_sent(order_id, destination, claim.attempt_id, now):
-                logger.warning("lease lost before sending", extra=log)
-                return claim.delivery.state
+            if (stopped := attempt.before_unsafe_send(confirmable=True)) is not None:
+                return stopped
         if claim.delivery.state is DeliveryState.IN_DOUBT:
             # Only a destination without a duplicate rule is ever left in doubt; should one be
             # left by an older version, a resend is what its duplicate rule makes safe.
@@ -264,7 +270,9 @@ class Forwarder:
         if unsettled:
             first = unsettled[0]
             what = "the order itself" if first.event_seq is None else f"event {first.event_seq}"
-            return attempt.wait(f"waiting for {what} to reach {destination} first ({first.state})")
+            # Behind a delivery in doubt only an operator moves things on: look again less often.
+            delay = attempt.schedule.held if first.state is DeliveryState.IN_DOUBT else None
+            return attempt.wait(f"waiting for {what} to reach {destination} first ({first.state})", delay)
         if own is None or own.state in (DeliveryState.SKIPPED, DeliveryState.CANCELLED):
             return attempt.finish(
                 DeliveryState.SKIPPED,
@@ -315,7 +323,12 @@ class Forwarder:
             return attempt.finish(
                 DeliveryState.ACTION_REQUIRED, error=DeliveryError(code=request.code, message=request.message)
             )
-        return attempt.settle(port.send_event(request), confirms_by_webhook=False)
+        safe = resend_safe(request)
+        if not safe:
+            attempt.event_id = record.event_id
+            if (stopped := attempt.before_unsafe_send(confirmable=False)) is not None:
+                return stopped
+        return attempt.settle(port.send_event(request), confirms_by_webhook=False, safe_to_resend=safe)
 
     def _designs(self, order: Order, custom: set[str]) -> dict[str, ProductMapping]:
         """The stored Sign Customiser designs of the order's customised lines."""
@@ -372,6 +385,7 @@ class _Attempt:
         self.message = message
         self.now = now
         self.schedule = forwarder.policy.schedule(message.destination)
+        self.event_id: str | None = None  # the platform's id of the event this attempt delivers
         self.log = {
             "order_id": message.order_id,
             "destination": message.destination,
@@ -413,11 +427,11 @@ class _Attempt:
         self.finish(state, error=error, next_attempt_at=self.now + math.ceil(delay), **changes)
         raise RetryLater(delay, error.message)
 
-    def wait(self, reason: str) -> DeliveryState:
+    def wait(self, reason: str, delay: float | None = None) -> DeliveryState:
         """An earlier delivery to this destination must settle first: back soon, no retry horizon."""
         return self.later(
             DeliveryState.RETRYING,
-            self.schedule.base,
+            self.schedule.base if delay is None else delay,
             DeliveryError(code="waiting_for_earlier", message=reason),
             retrying_since=None,
         )
@@ -429,8 +443,42 @@ class _Attempt:
             DeliveryState.HELD, self.schedule.held, DeliveryError(code=code, message=message, status=status)
         )
 
-    def doubt(self, since: int, reason: str) -> DeliveryState:
-        """No resend: wait for the destination's confirmation, then stay in doubt for an operator."""
+    def before_unsafe_send(self, confirmable: bool) -> DeliveryState | None:
+        """Before sending a request that must not reach the destination twice: an earlier attempt
+        never answered puts the delivery in doubt (the state reached); otherwise this attempt says
+        it is sending, and None lets it send."""
+        delivery = self.claim.delivery
+        # An unanswered attempt stays unanswered whatever happened since (held for a while, a
+        # retry or replay by an operator): only `order resolve --resend` forgets it.
+        if self.claim.crashed or delivery.in_doubt_since is not None:
+            return self.doubt(
+                delivery.in_doubt_since or self.now, "an earlier attempt was never answered", confirmable=confirmable
+            )
+        # Say "this attempt is sending" before sending: a worker that dies before this line
+        # sent nothing, and its delivery is not put in doubt.
+        event = {} if self.message.event_seq is None else {"event_seq": self.message.event_seq}
+        if not self.forwarder.store.mark_sent(
+            self.message.order_id, self.message.destination, self.claim.attempt_id, self.now, **event
+        ):
+            logger.warning("lease lost before sending", extra=self.log)
+            return delivery.state
+        return None
+
+    def doubt(self, since: int, reason: str, confirmable: bool = True) -> DeliveryState:
+        """No resend: wait for the destination's confirmation (when it can confirm), then stay in
+        doubt for an operator."""
+        order_id, destination = self.message.order_id, self.message.destination
+        if not confirmable:
+            count("DeliveryInDoubt")
+            logger.critical("delivery in doubt: an operator must settle it", extra=self.log)
+            event = f" --event {self.event_id}" if self.event_id else ""
+            error = DeliveryError(
+                code="in_doubt",
+                message=f"{reason}; the destination may have it and documents no duplicate rule, so it is not "
+                f"resent. Check the destination, then run "
+                f"`signbridge order resolve {order_id} {destination}{event} --delivered|--resend`.",
+            )
+            return self.finish(DeliveryState.IN_DOUBT, error=error, in_doubt_since=since)
         error = DeliveryError(
             code="in_doubt",
             message=f"{reason}; the destination may have the order. Waiting for its order:created webhook.",
@@ -443,12 +491,15 @@ class _Attempt:
         error = error.model_copy(
             update={
                 "message": f"{reason}, and no confirmation came. Check the destination, then run "
-                f"`signbridge order resolve {self.message.order_id} {self.message.destination} --delivered|--resend`."
+                f"`signbridge order resolve {order_id} {destination} --delivered|--resend`."
             }
         )
         return self.finish(DeliveryState.IN_DOUBT, error=error, in_doubt_since=since)
 
-    def settle(self, outcome: Outcome, confirms_by_webhook: bool) -> DeliveryState:
+    def settle(self, outcome: Outcome, confirms_by_webhook: bool, safe_to_resend: bool = True) -> DeliveryState:
+        """``confirms_by_webhook``: an unanswered attempt waits for the destination's confirmation;
+        ``safe_to_resend`` False: an unanswered attempt goes straight to an operator. Either way it
+        is never resent by itself."""
         match outcome:
             case Accepted(reference) | Duplicate(reference):
                 name = "DeliveryDelivered" if isinstance(outcome, Accepted) else "DeliveryDuplicate"
@@ -466,9 +517,12 @@ class _Attempt:
                 count("DeliveryAuthRejected")
                 return self.hold("auth_rejected", message, status)
             case Transient(message, status, retry_after, maybe_delivered):
-                if confirms_by_webhook and (maybe_delivered or (status or 0) >= 500):
+                unanswered = maybe_delivered or (status or 0) >= 500
+                if (confirms_by_webhook or not safe_to_resend) and unanswered:
                     # A 5xx may come from a gateway after the application acted: unknown outcome.
-                    return self.doubt(self.now, f"the attempt was not answered clearly ({message})")
+                    return self.doubt(
+                        self.now, f"the attempt was not answered clearly ({message})", confirmable=confirms_by_webhook
+                    )
                 return self.retry(message, status, retry_after)
         raise AssertionError(f"unhandled outcome {outcome!r}")
 

@@ -1,10 +1,10 @@
-"""Order events from the platform (paid, cancelled, refunded, fulfilled): checked against the
+"""Order events from the platform (paid, cancelled, refunded, fulfilled, shipment_updated): checked against the
 order and its earlier events, recorded exactly once with one delivery per routed destination
 (the same outbox as the order's own deliveries), and applied in the order they were recorded.
 
 What each destination gets (README, "Order events"):
-- Onward: every event is a delivery (an order update, an insurance refund, a shipment), sent only
-  after Onward has the order and after the event before it.
+- Onward: every event is a delivery (an order update, an insurance refund, a shipment, a
+  shipment event), sent only after Onward has the order and after the event before it.
 - Dropday: documents no update or cancel. ``paid`` releases a delivery held until paid;
   ``cancelled`` cancels a delivery not yet sent, and otherwise becomes a delivery that, once the
   order is at Dropday, asks for the order to be cancelled at Dropday by hand.
@@ -62,6 +62,7 @@ def standing(order: Order, events: list[OrderEvent]) -> OrderStanding:
                 line.refunded_quantity += refunded.quantity
                 line.refunded_amount += refunded.amount
         elif event.type is EventType.FULFILLED and event.fulfilment is not None:
+            result.fulfilment_ids.append(event.id)
             for shipped in event.fulfilment.lines:
                 result.lines[shipped.line_id].fulfilled_quantity += shipped.quantity
     return result
@@ -74,8 +75,12 @@ def _problem(field: str, message: str, **numbers: Any) -> dict[str, Any]:
 def contradictions(order: Order, now: OrderStanding, event: OrderEvent) -> list[dict[str, Any]]:
     """Every way ``event`` contradicts the order as it stands (empty when it does not)."""
     problems: list[dict[str, Any]] = []
-    payload_of = {EventType.REFUNDED: "refund", EventType.FULFILLED: "fulfilment"}
-    for name in ("refund", "fulfilment"):
+    payload_of = {
+        EventType.REFUNDED: "refund",
+        EventType.FULFILLED: "fulfilment",
+        EventType.SHIPMENT_UPDATED: "shipment",
+    }
+    for name in ("refund", "fulfilment", "shipment"):
         present = getattr(event, name) is not None
         wanted = payload_of.get(event.type) == name
         if present != wanted:
@@ -89,6 +94,16 @@ def contradictions(order: Order, now: OrderStanding, event: OrderEvent) -> list[
         problems.append(_problem("type", "the order was cancelled already (by an event with another id)"))
     if event.type is EventType.FULFILLED and now.cancelled:
         problems.append(_problem("type", "the order was cancelled: it cannot be fulfilled"))
+    # A parcel shipped before a cancellation still travels: its statuses are accepted. An order
+    # cancelled before shipping has no fulfilment, so its shipment_updated names an unknown one.
+    if event.shipment is not None and event.shipment.fulfilment_id not in now.fulfilment_ids:
+        problems.append(
+            _problem(
+                "shipment.fulfilment_id",
+                "no fulfilled event of this order has this id",
+                received=event.shipment.fulfilment_id,
+            )
+        )
     if event.refund is not None:
         if event.refund.currency is not None and event.refund.currency.upper() != order.currency:
             problems.append(

@@ -18,6 +18,24 @@ class EventType(StrEnum):
     CANCELLED = "cancelled"
     REFUNDED = "refunded"
     FULFILLED = "fulfilled"
+    SHIPMENT_UPDATED = "shipment_updated"
+
+
+class ShipmentStatus(StrEnum):
+    """Onward's shipment event statuses (``POST /shipments/{id}/events``)."""
+
+    LABEL_PRINTED = "label_printed"
+    LABEL_PURCHASED = "label_purchased"
+    ATTEMPTED_DELIVERY = "attempted_delivery"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    CARRIER_PICKED_UP = "carrier_picked_up"
+    CONFIRMED = "confirmed"
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
+    DELIVERED = "delivered"
+    DELAYED = "delayed"
+    FAILURE = "failure"
+    PICKED_UP = "picked_up"
 
 
 class RefundLine(BaseModel):
@@ -52,9 +70,23 @@ class Fulfilment(BaseModel):
     lines: list[FulfilmentLine] = Field(min_length=1, max_length=500)
 
 
+class ShipmentUpdate(BaseModel):
+    """A later status of a parcel that a ``fulfilled`` event shipped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fulfilment_id: Identifier = Field(description="The id of the `fulfilled` event that shipped the parcel.")
+    status: ShipmentStatus = Field(description="The parcel's new status, in Onward's terms.")
+    occurred_at: AwareDatetime | None = Field(default=None, description="When the carrier reported it.")
+    message: str | None = Field(
+        default=None, max_length=512, description="The carrier's words, kept in signbridge's record only."
+    )
+
+
 class OrderEvent(BaseModel):
     """One thing that happened to an order after checkout. ``refund`` goes with ``refunded``,
-    ``fulfilment`` with ``fulfilled``; ``paid`` and ``cancelled`` carry neither."""
+    ``fulfilment`` with ``fulfilled``, ``shipment`` with ``shipment_updated``; ``paid`` and
+    ``cancelled`` carry none."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -64,6 +96,7 @@ class OrderEvent(BaseModel):
     reason: str | None = Field(default=None, max_length=512, description="Why (a cancellation's reason).")
     refund: Refund | None = None
     fulfilment: Fulfilment | None = None
+    shipment: ShipmentUpdate | None = None
 
 
 class LineStanding(BaseModel):
@@ -79,6 +112,7 @@ class OrderStanding(BaseModel):
     cancelled: bool = False
     refunded_shipping: int = 0
     lines: dict[str, LineStanding] = Field(default_factory=dict)
+    fulfilment_ids: list[str] = Field(default_factory=list)  # the `fulfilled` events so far
     last_event_at: datetime | None = None
 
     @property

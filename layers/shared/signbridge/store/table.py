@@ -444,14 +444,16 @@ class Store:
         crashed = old.lease_until is not None and old.sent_at is not None
         return Claim(delivery=old, attempt_id=attempt_id, crashed=crashed)
 
-    def mark_sent(self, order_id: str, destination: str, attempt_id: str, now: int) -> bool:
+    def mark_sent(
+        self, order_id: str, destination: str, attempt_id: str, now: int, event_seq: int | None = None
+    ) -> bool:
         """Record that this attempt is about to send (False if its lease was lost): a worker that
         dies after this may have reached the destination; one that dies before it did not."""
         try:
             with _dependency():
                 self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination)),
+                    Key=_key(delivery_key(order_id, destination, event_seq)),
                     UpdateExpression="SET sent_at = :now",
                     ConditionExpression="attempt_id = :aid",
                     ExpressionAttributeValues={":aid": {"S": attempt_id}, ":now": {"N": str(now)}},

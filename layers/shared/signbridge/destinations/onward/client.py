@@ -1,5 +1,6 @@
 """Onward POST /api/v1/orders, and after checkout PATCH /api/v1/orders/{shopOrderId},
-PATCH /api/v1/orders/{id}/refund_insurance and POST /api/v1/shipments (header X-API-Key)."""
+PATCH /api/v1/orders/{id}/refund_insurance, POST /api/v1/shipments and
+POST /api/v1/shipments/{id}/events (header X-API-Key)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from urllib.parse import quote
 
 import httpx
 
-from signbridge.destinations.onward.models import OnwardOrder, OnwardShipment
+from signbridge.destinations.onward.models import OnwardOrder, OnwardShipment, OnwardShipmentEvent
 from signbridge.outbound_http import classify_common, json_or_none, make_client, post, send
-from signbridge.outcomes import Accepted, Duplicate, Outcome
+from signbridge.outcomes import Accepted, Duplicate, Outcome, Transient
 
 
 def _fields(body: Any) -> Any:
@@ -67,6 +68,22 @@ def classify_shipment(shipment_id: str) -> Any:
     return classify
 
 
+def classify_shipment_event(shipment_id: str, status: str) -> Any:
+    def classify(response: httpx.Response) -> Outcome:
+        if response.status_code in (200, 201):
+            body = json_or_none(response)
+            reference = body.get("id") if isinstance(body, dict) else None
+            return Accepted(str(reference or f"{shipment_id}: {status}"))
+        if response.status_code == 404:
+            # The shipment is not at Onward (yet): its own delivery may still be on its way. Nothing
+            # was recorded, so trying again later is safe; the retry horizon bounds it.
+            return Transient("the shipment is not at Onward yet (404)", status=404)
+        # No duplicate rule is documented for events: a 409 is a refusal like any other 4xx.
+        return classify_common(response, _fields)
+
+    return classify
+
+
 class OnwardClient:
     def __init__(self, base_url: str, api_key: str, timeout_seconds: float):
         self.http = make_client(base_url, {"X-API-Key": api_key}, timeout_seconds)
@@ -84,3 +101,7 @@ class OnwardClient:
 
     def create_shipment(self, shipment: OnwardShipment) -> Outcome:
         return post(self.http, "/api/v1/shipments", shipment, classify_shipment(shipment.shop_shipment_id))
+
+    def create_shipment_event(self, shipment_id: str, event: OnwardShipmentEvent) -> Outcome:
+        path = f"/api/v1/shipments/{quote(shipment_id, safe='')}/events"
+        return post(self.http, path, event, classify_shipment_event(shipment_id, event.status))

@@ -1,4 +1,5 @@
-"""Onward's POST /api/v1/orders body. Money is {"cents": minor units, "currency": ISO 4217}."""
+"""Onward's request bodies: POST /api/v1/orders (and its PATCH), shipments and shipment events.
+Money is {"cents": minor units, "currency": ISO 4217}."""
 
 from __future__ import annotations
 
@@ -84,3 +85,11 @@ class OnwardShipment(BaseModel):
     tracking_number: str
     tracking_url: str | None = None
     line_items: list[OnwardShipmentLine] = Field(min_length=1)
+
+
+class OnwardShipmentEvent(BaseModel):
+    """POST /api/v1/shipments/{id}/events: a later status of a shipment. ``status`` is one of
+    Onward's documented statuses; ``occurred_at`` follows the order's ISO 8601 ``created_at``."""
+
+    status: str
+    occurred_at: str | None = None

@@ -33,6 +33,8 @@ class OnwardDestination:
         return to_onward_event(context.order, context.products, context.event, context.before, context.after)
 
     def send_event(self, request: OnwardEventRequest) -> Outcome:
+        if request.shipment_event is not None and request.shipment_id is not None:
+            return self.client.create_shipment_event(request.shipment_id, request.shipment_event)
         if request.shipment is not None:
             return self.client.create_shipment(request.shipment)
         assert request.update is not None

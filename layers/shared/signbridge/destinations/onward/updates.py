@@ -1,5 +1,6 @@
 """Order events → Onward: an order update (PATCH /orders/{shopOrderId}, the create's body with
-the financial status and each line's refunds so far), an insurance refund, a shipment."""
+the financial status and each line's refunds so far), an insurance refund, a shipment, a
+shipment event (POST /shipments/{id}/events)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from signbridge.destinations.onward.models import (
     OnwardMoney,
     OnwardOrder,
     OnwardShipment,
+    OnwardShipmentEvent,
     OnwardShipmentLine,
 )
 from signbridge.models.events import EventType, OrderEvent, OrderStanding
@@ -20,11 +22,20 @@ from signbridge.models.order import Order
 
 @dataclass(frozen=True)
 class OnwardEventRequest:
-    """One event's requests, sent in this order: the update, then the insurance refund, or a shipment."""
+    """One event's requests, sent in this order: the update, then the insurance refund; or a
+    shipment; or a shipment event (to the shipment ``shipment_id``)."""
 
     update: OnwardOrder | None = None
     refund_insurance: bool = False
     shipment: OnwardShipment | None = None
+    shipment_event: OnwardShipmentEvent | None = None
+    shipment_id: str | None = None
+
+    @property
+    def resend_safe(self) -> bool:
+        """Onward answers a repeated order or shipment with 409 and a PATCH carries the whole state,
+        but it documents no duplicate rule for shipment events: an unanswered one must not be resent."""
+        return self.shipment_event is None
 
 
 def financial_status(order: Order, now: OrderStanding) -> OnwardFinancialStatus:
@@ -69,6 +80,17 @@ def to_onward_shipment(order: Order, event: OrderEvent) -> OnwardShipment:
     )
 
 
+def to_onward_shipment_event(event: OrderEvent) -> OnwardEventRequest:
+    assert event.shipment is not None
+    occurred_at = event.shipment.occurred_at or event.occurred_at
+    return OnwardEventRequest(
+        shipment_id=event.shipment.fulfilment_id,  # the shipment's shop_shipment_id
+        shipment_event=OnwardShipmentEvent(
+            status=event.shipment.status, occurred_at=occurred_at.isoformat() if occurred_at else None
+        ),
+    )
+
+
 def to_onward_event(
     order: Order,
     products: dict[str, ProductMapping],
@@ -78,6 +100,8 @@ def to_onward_event(
 ) -> OnwardEventRequest:
     if event.type is EventType.FULFILLED:
         return OnwardEventRequest(shipment=to_onward_shipment(order, event))
+    if event.type is EventType.SHIPMENT_UPDATED:
+        return to_onward_shipment_event(event)
     update = to_onward_update(order, products, after)
     ended = (OnwardFinancialStatus.REFUNDED, OnwardFinancialStatus.VOIDED)
     insured = update.purchased_quote_token is not None
