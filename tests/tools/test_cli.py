@@ -21,8 +21,16 @@ from tests.support.pipeline import Pipeline, wire_pipeline
 
 TABLE = BASE_ENV["TABLE_NAME"]
 AT = "2025-10-22T01:00:00+00:00"
-NOW = int(time.time())
+NOW = int(time.time())  # set again before each test (below): a lease "under way" must still be running
 HOUR = 3_600
+
+
+@pytest.fixture(autouse=True)
+def now(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The clock at the start of each test, not at import: a long run would otherwise find its leases expired."""
+    moment = int(time.time())
+    monkeypatch.setitem(globals(), "NOW", moment)
+    return moment
 
 
 @pytest.fixture
@@ -64,8 +72,9 @@ def outcome(state: DeliveryState, now: int) -> DeliveryChange:
     raise AssertionError(state)
 
 
-def given_order(store: Store, order_id: str = "order-1", now: int = NOW, **states: DeliveryState) -> None:
-    """An order whose deliveries reached ``states`` through claims and attempts, at ``now``."""
+def given_order(store: Store, order_id: str = "order-1", now: int | None = None, **states: DeliveryState) -> None:
+    """An order whose deliveries reached ``states`` through claims and attempts, at ``now`` (this test's NOW)."""
+    now = NOW if now is None else now
     deliveries = [
         DeliveryRecord(order_id=order_id, destination=name, state=DeliveryState.PENDING, updated_at=AT)
         for name in states
