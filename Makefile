@@ -39,6 +39,9 @@ else
 LAYER_PYTHON ?= $(PYTHON)
 endif
 
+# Library files that read their own source at run time: they keep it (see below).
+KEEP_SOURCE := anyio/__init__.py|anyio/abc/__init__.py
+
 build-SharedLayer:
 	@[ -n "$(LAYER_PYTHON)" ] || { echo "build-SharedLayer: no CPython 3.13 found to compile the layer's bytecode;" \
 		"install python3.13 (apt-get install python3.13 on Debian trixie, or pyenv) or set LAYER_PYTHON=" >&2; exit 1; }
@@ -60,10 +63,14 @@ build-SharedLayer:
 	find "$(ARTIFACTS_DIR)/python" \( -name '*.c' -o -name '*.pyi' \) -type f -delete
 	# Libraries ship as bytecode only (a .pyc where each .py was: half the bytes, and nothing to
 	# stat), so their frames in a traceback show file and line but not the line's text;
-	# signbridge keeps its source beside its bytecode, so its frames read in full.
-	$(LAYER_PYTHON) -m compileall -q -j 0 -b -x '/python/signbridge/' "$(ARTIFACTS_DIR)/python"
-	find "$(ARTIFACTS_DIR)/python" -name '*.py' -type f ! -path '*/python/signbridge/*' -delete
-	$(LAYER_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python/signbridge"
+	# signbridge keeps its source beside its bytecode, so its frames read in full. So do anyio's
+	# two package __init__ files: anyio reads their source to decide what to import lazily, and
+	# without it imports all 39 of its modules up front (44 ms instead of 8 on a first request).
+	$(LAYER_PYTHON) -m compileall -q -j 0 -b -x '/python/(signbridge/|$(KEEP_SOURCE))' "$(ARTIFACTS_DIR)/python"
+	find "$(ARTIFACTS_DIR)/python" -name '*.py' -type f ! -path '*/python/signbridge/*' \
+		$(foreach f,$(subst |, ,$(KEEP_SOURCE)),! -path '*/python/$(f)') -delete
+	$(LAYER_PYTHON) -m compileall -q -j 0 --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python/signbridge" \
+		$(foreach f,$(subst |, ,$(KEEP_SOURCE)),"$(ARTIFACTS_DIR)/python/$(f)")
 
 # make runs these in a copy of the function's CodeUri folder.
 build-ProductsFunction build-WebhooksFunction build-OrdersFunction build-OutboxFunction build-ForwarderFunction build-SweeperFunction:

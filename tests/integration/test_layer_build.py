@@ -66,7 +66,7 @@ def test_the_trimmed_layer_still_finds_countries_and_subdivisions_by_name(layer:
     assert json.loads(out) == ["AU", "TR", "DE", "GB", "QLD", "CA"]
 
 
-@pytest.mark.parametrize("function", ["products", "webhooks", "orders", "outbox", "forwarder"])
+@pytest.mark.parametrize("function", ["products", "webhooks", "orders", "outbox", "forwarder", "sweeper"])
 def test_every_function_imports_from_the_built_layer(layer: Path, function: str) -> None:
     out = run_in_layer(
         layer,
@@ -75,6 +75,14 @@ def test_every_function_imports_from_the_built_layer(layer: Path, function: str)
     )
 
     assert out.splitlines()[-1].startswith(str(layer))
+
+
+def test_anyio_stays_lazy_in_the_built_layer(layer: Path) -> None:
+    """anyio (httpcore imports it on every client's first request) reads its own source to import
+    lazily; without it, it silently imports all its modules up front."""
+    out = run_in_layer(layer, "import anyio\nprint(len([m for m in sys.modules if m.startswith('anyio')]))")
+
+    assert int(out.splitlines()[-1]) <= 5
 
 
 def test_libraries_run_from_bytecode_alone_and_signbridge_tracebacks_keep_their_source(layer: Path) -> None:
@@ -151,6 +159,7 @@ def test_the_aws_layer_holds_arm64_binaries_and_unchecked_bytecode_for_cpython_3
         capture_output=True,
         check=True,
     ).stdout
-    assert not [p for p in layer.rglob("*.py") if "signbridge" not in p.relative_to(layer).parts]
+    sourced = {str(p.relative_to(layer)) for p in layer.rglob("*.py") if "signbridge" not in p.relative_to(layer).parts}
+    assert sourced == {"anyio/__init__.py", "anyio/abc/__init__.py"}  # read by anyio itself
     assert (layer / "pydantic" / "main.pyc").read_bytes()[:4] == magic
     assert not (layer / "aws_lambda_powertools" / "utilities" / "idempotency").exists()

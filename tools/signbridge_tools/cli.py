@@ -584,7 +584,7 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
         elif delivery.state in NOT_REQUEUED:
             outcome("deleted", m, f"{where}: {delivery.state}, not for a resend")
         elif delivery.state is DeliveryState.IN_DOUBT:
-            hint = RESOLVE_HINT.format(order_id=order_id, destination=destination)
+            hint = resolve_hint(delivery, store.get_order_state(order_id) if seq is not None else None)
             outcome("left", m, f"{where}: in doubt; {hint}")
         elif lease_active(delivery):
             outcome("left", m, f"{where}: an attempt is under way (lease until {iso(delivery.lease_until)})")
@@ -701,7 +701,8 @@ def replay_state(name: str) -> DeliveryState:
         raise ConsoleError(
             "In-doubt deliveries are not replayed: the destination may already have the order and a blind "
             "resend could create a second one. List them with `signbridge deliveries in-doubt`, then settle "
-            "each with `signbridge order resolve ORDER_ID DESTINATION --delivered|--resend`."
+            "each with `signbridge order resolve ORDER_ID DESTINATION [--event EVENT_ID] --delivered|--resend` "
+            "(the listing prints each one's command)."
         )
     if state.settled:
         raise ConsoleError(f"{state} deliveries are settled: replaying them could send an order twice.")

@@ -17,6 +17,8 @@ import threading
 import time
 from functools import cache
 
+from pydantic import ValidationError
+
 from signbridge.destinations import DestinationSettings, forget_ports, plugin
 from signbridge.errors import ConfigurationError
 from signbridge.logic.forwarding import DestinationPort, DestinationUnavailable, Forwarder, Policy
@@ -63,8 +65,17 @@ def _unconfigured(what: str) -> DestinationUnavailable:
 
 @cache
 def destination_settings(name: str) -> DestinationSettings:
-    """The destination's own settings, parsed on first use (a malformed one names its variable)."""
-    return plugin(name).SETTINGS()
+    """The destination's own settings, parsed on first use. A malformed one makes only this
+    destination unavailable (its deliveries are held and alarmed), naming the variable."""
+    try:
+        return plugin(name).SETTINGS()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])).upper()}: {error['msg']}" for error in exc.errors(include_url=False)
+        )
+        raise DestinationUnavailable(
+            "destination_misconfigured", f"{name}'s settings are malformed ({problems})."
+        ) from None
 
 
 def _build(name: str) -> DestinationPort:

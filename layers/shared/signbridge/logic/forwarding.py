@@ -203,6 +203,16 @@ class Forwarder:
         if claim is None:
             return self._not_claimed(message, now)
         attempt = _Attempt(self, claim, message, now)
+        if claim.crashed:
+            # The last attempt said it was sending a request that must not be sent twice, then
+            # died. Record the doubt before anything else: holding, waiting or failing first
+            # would release the lease and forget the send, and a later attempt would repeat it.
+            # Only an order's create is ever confirmed by the destination (its webhook).
+            return attempt.doubt(
+                claim.delivery.sent_at or now,
+                "an earlier attempt was never answered",
+                confirmable=message.event_seq is None,
+            )
 
         try:
             port = self.resolve(destination)
