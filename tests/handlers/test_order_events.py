@@ -459,6 +459,37 @@ def test_a_shipment_onward_does_not_know_yet_is_retried_never_in_doubt(pipeline,
     assert entry["state"] == "delivered" and entry["attempts"] == 2
 
 
+def test_a_status_of_a_shipment_onward_refused_fails_at_once_and_follows_it_when_retried(
+    pipeline, fakes, lambda_context, capsys
+):
+    sc, dd, on = fakes
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.run_until_idle()
+    on.add_faults(
+        {"status": 422, "body": {"errors": ["carrier unknown"]}, "method": "POST", "path": "/api/v1/shipments"}
+    )
+    post_event(FULFILLED, lambda_context)
+    post_event(IN_TRANSIT, lambda_context)
+    pipeline.run_until_idle()
+
+    # Not 404s for days, holding back later events: refused now, naming the shipment.
+    assert onward_calls(on, "POST", SHIPMENT_EVENTS_PATH) == []
+    status = order_view(lambda_context)["timeline"][1]["deliveries"]["onward"]
+    assert status["state"] == "failed"
+    assert status["last_error"]["fields"] == {"shipment.fulfilment_id": [status["last_error"]["message"]]}
+    assert "order retry" in status["last_error"]["message"]
+
+    # The merchant fixes the carrier at Onward; the operator retries the order's Onward deliveries.
+    from signbridge_tools import cli
+
+    assert cli.main(["order", "retry", ORDER_ID, "--table", "signbridge-test"]) == 0
+    capsys.readouterr()
+    pipeline.run_until_idle()
+
+    assert [c["response"]["status"] for c in onward_calls(on, "POST", "/api/v1/shipments")] == [422, 201]
+    assert [c["body"]["status"] for c in onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)] == ["in_transit"]
+
+
 @pytest.mark.parametrize(
     ("fault", "recorded"),
     [

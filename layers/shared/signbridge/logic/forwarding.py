@@ -36,7 +36,7 @@ import math
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -78,6 +78,8 @@ class EventContext:
     before: OrderStanding  # the order as the earlier events left it
     after: OrderStanding  # ... and as this event leaves it
     order_delivery: DeliveryRecord  # the order's own delivery to this destination (delivered)
+    # This destination's deliveries of the order's earlier events, by the platform's event id (each settled).
+    earlier: dict[str, DeliveryRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,7 @@ class Forwarder:
             before=standing(order, events[:-1]),
             after=standing(order, events),
             order_delivery=own,
+            earlier={e.event_id: d for e in state.events for d in earlier if d.event_seq == e.seq},
         )
         try:
             request = port.prepare_event(context)

@@ -10,7 +10,8 @@ from signbridge.destinations.onward.mapper import to_onward_order
 from signbridge.destinations.onward.models import OnwardOrder
 from signbridge.destinations.onward.updates import OnwardEventRequest, to_onward_event
 from signbridge.logic.forwarding import EventContext, OrderContext
-from signbridge.models.items import ScOrderLink
+from signbridge.mappers.errors import MappingFailed
+from signbridge.models.items import DeliveryState, ScOrderLink
 from signbridge.outcomes import Accepted, Outcome
 
 
@@ -30,6 +31,18 @@ class OnwardDestination:
         return False  # Onward's duplicate rule (409) makes a resend safe: nothing to confirm
 
     def prepare_event(self, context: EventContext) -> OnwardEventRequest:
+        shipment = context.event.shipment
+        if shipment is not None:
+            # A status for a shipment Onward never got would be answered 404 for the whole retry
+            # horizon, holding back every later event: refuse it now, with the way out.
+            created = context.earlier.get(shipment.fulfilment_id)
+            if created is None or created.state is not DeliveryState.DELIVERED:
+                raise MappingFailed(
+                    f"The shipment of fulfilment {shipment.fulfilment_id} never reached Onward "
+                    f"({created.state if created else 'no delivery'}): settle it first (`signbridge order retry "
+                    f"{context.order.id}`), and this status goes after it.",
+                    field="shipment.fulfilment_id",
+                )
         return to_onward_event(context.order, context.products, context.event, context.before, context.after)
 
     def send_event(self, request: OnwardEventRequest) -> Outcome:
