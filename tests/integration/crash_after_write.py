@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from signbridge.store.table import Store
+from signbridge.store import Store
 from tests.support.events import api_event
 from tests.support.template import ROOT
 

@@ -5,7 +5,7 @@ changes once, Dropday only once paid, and a cancellation after routing is flagge
 from __future__ import annotations
 
 from signbridge.models.items import DeliveryState
-from signbridge.store.table import Store
+from signbridge.store import Store
 from tests.handlers.test_order_events import (
     CANCELLED,
     FULFILLED,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from signbridge.models.items import DeliveryState
-from signbridge.store.table import Store
+from signbridge.store import Store
 from signbridge_tools import cli
 from tests.conftest import BASE_ENV
 from tests.handlers.test_order_events import CANCELLED, ORDER_ID, post_event, post_order

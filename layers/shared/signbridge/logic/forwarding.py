@@ -52,7 +52,7 @@ from signbridge.models.items import (
 from signbridge.models.order import Order
 from signbridge.observability import count, logger
 from signbridge.settings import RetrySchedule
-from signbridge.store.table import KEEP, Claim, DeliveryChange, OrderState, Store
+from signbridge.store import KEEP, Claim, DeliveryChange, OrderState, Store
 
 
 @dataclass

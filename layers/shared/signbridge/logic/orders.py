@@ -14,7 +14,8 @@ from signbridge.logic.order_events import timeline
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
 from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
 from signbridge.settings import Destination
-from signbridge.store.table import OrderState, Store
+from signbridge.store.orders import OrderIntakeStore, OrderState, OrderStore
+from signbridge.store.products import ProductStore
 
 ORIGIN_PLATFORM = "platform"
 ORIGIN_SIGNCUSTOMISER = "signcustomiser"
@@ -26,7 +27,7 @@ class Intake:
     state: OrderState
 
 
-def custom_lines(order: Order, store: Store) -> set[str]:
+def custom_lines(order: Order, store: ProductStore) -> set[str]:
     """Ids of the lines that are Sign Customiser designs; 422 for a line that claims to be one
     but whose external_id signbridge never issued."""
     issued = store.get_products_by_external_id([line.external_id for line in order.line_items])
@@ -78,7 +79,7 @@ def persist_order(
     origin: str,
     destinations: list[Destination],
     custom_line_ids: set[str],
-    store: Store,
+    store: OrderStore,
     hold_dropday_until_paid: bool = False,
     held_for: DeliveryError | None = None,
 ) -> Intake:
@@ -118,7 +119,7 @@ def persist_order(
 
 
 def accept_platform_order(
-    order: Order, store: Store, routes: list[Destination], hold_dropday_until_paid: bool = False
+    order: Order, store: OrderIntakeStore, routes: list[Destination], hold_dropday_until_paid: bool = False
 ) -> Intake:
     problems = order.totals_problems()
     if problems:
@@ -126,7 +127,7 @@ def accept_platform_order(
     return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store, hold_dropday_until_paid)
 
 
-def find_order(order_id: str, store: Store) -> OrderState:
+def find_order(order_id: str, store: OrderStore) -> OrderState:
     """The order named in a URL: 422 for an id POST /orders could never have accepted (so it
     never reaches the store's key limits), 404 for one never received."""
     if len(order_id) > ORDER_ID_MAX_LENGTH or not re.fullmatch(ORDER_ID_PATTERN, order_id):

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from signbridge.errors import ValidationFailed
-from signbridge.http import field_errors, parse_model
+from signbridge.inbound_http import field_errors, parse_model
 from signbridge.logic.limits import ensure_storable
 from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
 from signbridge.logic.webhook_money import money_hold
@@ -20,7 +20,8 @@ from signbridge.mappers.signcustomiser import to_sc_order_record
 from signbridge.models.items import WebhookDelivery
 from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
 from signbridge.settings import Destination
-from signbridge.store.table import Store
+from signbridge.store.orders import OrderStore
+from signbridge.store.webhooks import WebhookStore
 
 ORDER_CREATED = "order:created"
 PRODUCT_CREATED = "product:created"
@@ -48,7 +49,9 @@ class WebhookResult:
     order: ScWebhookOrder | None = None
 
 
-def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: datetime | None = None) -> WebhookResult:
+def record_webhook(
+    raw: bytes, body: Any, store: WebhookStore, *, ttl_days: int, now: datetime | None = None
+) -> WebhookResult:
     """Record the delivery (keyed by its body's digest, so redeliveries are recognised) and,
     for order:created, the order itself, exactly once per Sign Customiser order_id."""
     now = now or datetime.now(UTC)
@@ -67,7 +70,7 @@ def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: d
     return WebhookResult(topic=topic, duplicate=outcome.duplicate_delivery, order=order)
 
 
-def forward_webhook_order(order: ScWebhookOrder, store: Store, destinations: list[Destination]) -> bool:
+def forward_webhook_order(order: ScWebhookOrder, store: OrderStore, destinations: list[Destination]) -> bool:
     """Forward an order that reached Sign Customiser by another channel to Dropday/Onward.
 
     The canonical id is the order's external_id when it has one, so an order that also came
