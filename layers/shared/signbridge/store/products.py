@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from signbridge.errors import Conflict, StoreUnavailable
 from signbridge.models.items import ProductMapping, product_by_external_key, product_by_sc_key
-from signbridge.store.base import TableAccess, cancellation_codes, dependency, from_item, to_item
+from signbridge.store.base import TableAccess, cancellation_codes, dependency, from_item, key_of, to_item
 
 
 class ProductStore(TableAccess):
@@ -18,7 +18,7 @@ class ProductStore(TableAccess):
 
         The first writer for a product_id wins; later ones get the winner's mapping back.
         """
-        not_exists = "attribute_not_exists(PK)"
+        attributes = to_item({}, mapping)  # serialized once, stored under both keys
         try:
             with dependency():
                 self.client.transact_write_items(
@@ -26,17 +26,11 @@ class ProductStore(TableAccess):
                         {
                             "Put": {
                                 "TableName": self.table_name,
-                                "Item": to_item(product_by_sc_key(mapping.product_id), mapping),
-                                "ConditionExpression": not_exists,
+                                "Item": {**key_of(key), **attributes},
+                                "ConditionExpression": "attribute_not_exists(PK)",
                             }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self.table_name,
-                                "Item": to_item(product_by_external_key(mapping.external_id), mapping),
-                                "ConditionExpression": not_exists,
-                            }
-                        },
+                        }
+                        for key in (product_by_sc_key(mapping.product_id), product_by_external_key(mapping.external_id))
                     ]
                 )
             return mapping, True

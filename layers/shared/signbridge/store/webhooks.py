@@ -23,7 +23,6 @@ from signbridge.store.base import TableAccess, cancellation_codes, dependency, t
 @dataclass
 class WebhookOutcome:
     duplicate_delivery: bool
-    order_recorded: bool = False
 
 
 class WebhookStore(TableAccess):
@@ -61,7 +60,7 @@ class WebhookStore(TableAccess):
         try:
             with dependency():
                 self.client.transact_write_items(TransactItems=items)
-            return WebhookOutcome(duplicate_delivery=False, order_recorded=order is not None)
+            return WebhookOutcome(duplicate_delivery=False)
         except ClientError as exc:
             codes = cancellation_codes(exc)
             if not codes:
@@ -77,5 +76,5 @@ class WebhookStore(TableAccess):
             except ClientError as again:
                 if not cancellation_codes(again):
                     raise
-            return WebhookOutcome(duplicate_delivery=False, order_recorded=False)
+            return WebhookOutcome(duplicate_delivery=False)
         raise StoreUnavailable()
