@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signbridge.errors import Conflict, NotFound, TotalsMismatch, UnknownProduct, ValidationFailed
 from signbridge.logic.limits import ensure_storable
@@ -14,8 +14,11 @@ from signbridge.logic.order_events import timeline
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
 from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
 from signbridge.settings import Destination
-from signbridge.store.orders import OrderIntakeStore, OrderState, OrderStore
-from signbridge.store.products import ProductStore
+from signbridge.store.orders import OrderState, OrderStore
+
+if TYPE_CHECKING:  # annotations only: the webhooks function forwards orders without the product aggregate
+    from signbridge.store.intake import OrderIntakeStore
+    from signbridge.store.products import ProductStore
 
 ORIGIN_PLATFORM = "platform"
 ORIGIN_SIGNCUSTOMISER = "signcustomiser"

@@ -7,7 +7,7 @@ from functools import cache
 
 from signbridge.roots import signing_secrets
 from signbridge.settings import Settings, get_settings
-from signbridge.store.orders import OrderIntakeStore
+from signbridge.store.intake import OrderIntakeStore
 
 
 def settings() -> Settings:

@@ -3,7 +3,7 @@ sweeper, the operator console, and tests. The API and stream functions wire only
 
 from __future__ import annotations
 
-from signbridge.store.orders import OrderIntakeStore
+from signbridge.store.intake import OrderIntakeStore
 from signbridge.store.queries import DeliveryQueries
 from signbridge.store.webhooks import WebhookStore
 

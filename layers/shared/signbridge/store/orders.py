@@ -34,7 +34,6 @@ from signbridge.store.base import (
     serializer,
     to_item,
 )
-from signbridge.store.products import ProductStore
 
 
 @dataclass
@@ -507,8 +506,3 @@ class OrderStore(TableAccess):
             if condition_failed(exc):
                 return False
             raise
-
-
-class OrderIntakeStore(OrderStore, ProductStore):
-    """What accepting a platform order uses: the order aggregate, and the product mappings that
-    tell its custom lines (the external_ids signbridge issued)."""
