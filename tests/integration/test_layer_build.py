@@ -125,8 +125,9 @@ def test_the_aws_layer_holds_arm64_binaries_and_unchecked_bytecode_for_cpython_3
     assert not (layer / "pycountry" / "locales").exists()
 
 
-# Each API/stream function's composition root wires only the store aggregates its own path uses;
-# the item models stay out of the outbox (it reads stream images as they are).
+# Each API/stream function's composition root wires only the store aggregates its own path uses
+# (webhooks: the order aggregate only when it forwards an order, not at import); the item models
+# stay out of the outbox (it reads stream images as they are).
 AGGREGATES = (
     "signbridge.store.products",
     "signbridge.store.orders",
@@ -138,11 +139,7 @@ AGGREGATES = (
 )
 LOADED = {
     "products": ["signbridge.models.items", "signbridge.store.products"],
-    "webhooks": [
-        "signbridge.models.items",
-        "signbridge.store.orders",
-        "signbridge.store.webhooks",
-    ],
+    "webhooks": ["signbridge.models.items", "signbridge.store.webhooks"],  # orders: only once one is forwarded
     "orders": [
         "signbridge.models.items",
         "signbridge.store.intake",

@@ -6,22 +6,21 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from signbridge.errors import ValidationFailed
 from signbridge.inbound_http import field_errors, parse_model
 from signbridge.logic.limits import ensure_storable
-from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
-from signbridge.logic.webhook_money import money_hold
-from signbridge.mappers.from_signcustomiser import order_from_webhook
 from signbridge.mappers.signcustomiser import to_sc_order_record
 from signbridge.models.items import WebhookDelivery
 from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
 from signbridge.settings import Destination
-from signbridge.store.orders import OrderStore
 from signbridge.store.webhooks import WebhookStore
+
+if TYPE_CHECKING:
+    from signbridge.store.orders import OrderStore
 
 ORDER_CREATED = "order:created"
 PRODUCT_CREATED = "product:created"
@@ -78,6 +77,12 @@ def forward_webhook_order(order: ScWebhookOrder, store: OrderStore, destinations
     Returns whether a new order was created; raises ValidationFailed when the webhook lacks
     what the destinations need.
     """
+    # Only a stack that forwards webhook orders loads the order model, its country and currency
+    # tables and the order intake: on its first forwarded order, not at every cold start.
+    from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
+    from signbridge.logic.webhook_money import money_hold
+    from signbridge.mappers.from_signcustomiser import order_from_webhook
+
     try:
         canonical = order_from_webhook(order)
     except ValueError as exc:  # pydantic's ValidationError, or a date fromisoformat cannot read

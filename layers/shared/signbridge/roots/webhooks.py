@@ -4,13 +4,15 @@ of the table, and the order aggregate (an order:created forwarded to the destina
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signbridge.roots import signing_secrets
 from signbridge.settings import Settings, get_settings
 from signbridge.store.base import dynamodb_client
-from signbridge.store.orders import OrderStore
 from signbridge.store.webhooks import WebhookStore
+
+if TYPE_CHECKING:
+    from signbridge.store.orders import OrderStore
 
 
 def settings() -> Settings:
@@ -36,6 +38,8 @@ def webhooks() -> WebhookStore:
 
 @cache
 def orders() -> OrderStore:
+    from signbridge.store.orders import OrderStore  # only when webhook orders are forwarded
+
     return OrderStore(settings().table_name, _client())
 
 
