@@ -75,9 +75,9 @@ def test_a_process_killed_right_after_the_write_loses_no_delivery(
     # Then the stream still carries the pending deliveries, and the outbox enqueues each one.
     queue = RecordingQueue()
     outbox = load_function("outbox")
-    monkeypatch.setattr(outbox, "_sqs", lambda: queue)
     monkeypatch.setenv("DELIVERY_QUEUE_URL", "http://queue.local/deliveries")
     roots.reset()
+    monkeypatch.setattr(outbox.root, "sqs", lambda: queue)
     records = stream_records({"endpoint_url": dynamodb_local.endpoint_url}, forwarding_root.settings().table_name)
     response = outbox.handler({"Records": records}, lambda_context)
 

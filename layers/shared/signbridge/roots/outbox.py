@@ -15,10 +15,14 @@ def settings() -> Settings:
     return get_settings()
 
 
-@cache
 def sqs() -> Any:
+    return _sqs()
+
+
+@cache
+def _sqs() -> Any:
     return boto3.client("sqs")
 
 
 def reset() -> None:
-    sqs.cache_clear()
+    _sqs.cache_clear()
