@@ -147,7 +147,7 @@ def seed_products(client: Any, table_name: str) -> None:
     """Sign Customiser product 1 mapped to sc-1, as the product callback stores it."""
     from signbridge.mappers.product import to_product_mapping
     from signbridge.models.signcustomiser import ProductCreated
-    from signbridge.store.table import Store
+    from signbridge.store import Store
 
     product = ProductCreated.model_validate(fixture("signcustomiser_product_created.json")).product
     Store(table_name, client).record_product(to_product_mapping(product, "sc-1", "2026-01-01T00:00:00+00:00"))

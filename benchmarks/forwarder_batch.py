@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from moto import mock_aws
 
 from benchmarks._common import Headline, median, say, table
-from signbridge import forwarding_root, runtime
+from signbridge import forwarding_root, roots
 from signbridge.logic.orders import ORIGIN_PLATFORM, persist_order
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.models.items import DeliveryState
@@ -44,7 +44,7 @@ REPEATS = 5
 def environment(**env: str) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
-    runtime.reset()
+    roots.reset()
     forwarding_root.reset()
     try:
         yield
@@ -54,7 +54,7 @@ def environment(**env: str) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        runtime.reset()
+        roots.reset()
         forwarding_root.reset()
 
 
@@ -68,14 +68,16 @@ class Batches:
     def event(self) -> tuple[dict[str, Any], list[str]]:
         """A new batch on an empty table (moto's queries and stream slow down as items pile up)."""
         self.count += 1
-        client = runtime.store().client
+        client = forwarding_root.store().client
         client.delete_table(TableName=BASE_ENV["TABLE_NAME"])
         client.create_table(TableName=BASE_ENV["TABLE_NAME"], **table_definition())
         records, ids = [], []
         for i in range(BATCH):
             body = copy.deepcopy(self.template)
             body["id"] = order_id = f"bench-{self.count}-{i}-{uuid.uuid4().hex[:8]}"
-            persist_order(Order.model_validate(body), ORIGIN_PLATFORM, [Destination.DROPDAY], set(), runtime.store())
+            persist_order(
+                Order.model_validate(body), ORIGIN_PLATFORM, [Destination.DROPDAY], set(), forwarding_root.store()
+            )
             message = message_body(DeliveryMessage(order_id, Destination.DROPDAY))
             records.append(
                 {
@@ -104,7 +106,7 @@ def timed(run: Callable[[dict[str, Any]], Any], batches: Batches, fake: DropdayF
         elapsed = time.perf_counter() - start
     assert result["batchItemFailures"] == [], result
     assert fake.pending_faults == [], "every request should have taken its hang"
-    store = runtime.store()
+    store = forwarding_root.store()
     for order_id in ids:
         delivery = store.get_delivery(order_id, Destination.DROPDAY)
         assert delivery is not None and delivery.state is DeliveryState.DELIVERED, (order_id, delivery)

@@ -23,8 +23,8 @@ import boto3
 
 from benchmarks._common import Headline, say, table
 from benchmarks._lambda_like import product_created
-from signbridge import runtime
-from signbridge.store.table import dynamodb_client
+from signbridge import roots
+from signbridge.store import dynamodb_client
 from signbridge_tools.dynamodb_local import DynamoDBLocal
 from tests.conftest import BASE_ENV, INTEGRATION_SECRET, LambdaContext, load_function
 from tests.support.template import table_definition
@@ -42,7 +42,7 @@ def run() -> list[Headline]:
     with DynamoDBLocal() as ddb:
         saved = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = ddb.endpoint_url
-        runtime.reset()
+        roots.reset()
         try:
             boto3.client("dynamodb").create_table(TableName=BASE_ENV["TABLE_NAME"], **table_definition())
             times = measure()
@@ -51,7 +51,7 @@ def run() -> list[Headline]:
                 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
             else:
                 os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = saved
-            runtime.reset()
+            roots.reset()
 
     say(f"4. Warm product callback: {CALLS} calls a side, alternating, each a new product; ms per call")
     rows = []

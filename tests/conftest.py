@@ -33,7 +33,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from signbridge import forwarding_root, runtime  # noqa: E402
+from signbridge import forwarding_root, roots  # noqa: E402
 from signbridge.destinations import Destination  # noqa: E402
 from signbridge_tools.dynamodb_local import DynamoDBLocal  # noqa: E402
 from signbridge_tools.fakes import FakeServer  # noqa: E402
@@ -55,10 +55,10 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in BASE_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    runtime.reset()
+    roots.reset()
     forwarding_root.reset()
     yield
-    runtime.reset()
+    roots.reset()
     forwarding_root.reset()
 
 
@@ -80,7 +80,7 @@ def table(aws: None) -> Any:
 def queue(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     url = boto3.client("sqs").create_queue(QueueName="signbridge-deliveries")["QueueUrl"]
     monkeypatch.setenv("DELIVERY_QUEUE_URL", url)
-    runtime.reset()
+    roots.reset()
     forwarding_root.reset()
     return url
 
@@ -123,7 +123,7 @@ def configure(monkeypatch: pytest.MonkeyPatch) -> Any:
     def apply(**env: str) -> None:
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        runtime.reset()
+        roots.reset()
         forwarding_root.reset()
 
     return apply

@@ -13,23 +13,23 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from signbridge import runtime
-from signbridge.http import install_error_handlers, parse_json, parse_model, raw_body
+from signbridge.inbound_http import install_error_handlers, parse_json, parse_model, raw_body
 from signbridge.logic.order_events import accept_order_event, event_view
 from signbridge.logic.orders import accept_platform_order, find_order, order_view
 from signbridge.models.events import OrderEvent
 from signbridge.models.order import Order
 from signbridge.observability import logger, metrics, tracer
+from signbridge.roots import orders as root
 from signbridge.signed_request import signed_json
 
-runtime.settings()  # cold start: a missing or malformed setting fails here, by name
+root.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 
 
 def _platform_body(settings: Any) -> Any:
     """The platform's JSON body: signature-checked first when platform signing is on."""
-    secrets = runtime.platform_order_secrets()
+    secrets = root.platform_order_secrets()
     if secrets:
         return signed_json(app.current_event, secrets, settings)[1]
     return parse_json(raw_body(app.current_event, settings.max_body_bytes))
@@ -38,11 +38,11 @@ def _platform_body(settings: Any) -> Any:
 @app.post("/orders")
 @tracer.capture_method
 def create_order() -> Response:
-    settings = runtime.settings()
+    settings = root.settings()
     body = _platform_body(settings)
     order = parse_model(Order, body)
     intake = accept_platform_order(
-        order, runtime.store(), settings.route_platform_orders_to, settings.dropday_hold_until_paid
+        order, root.store(), settings.route_platform_orders_to, settings.dropday_hold_until_paid
     )
     logger.info("order received", extra={"order_id": order.id, "new_order": intake.created})
     metrics.add_metric(name="OrderAccepted" if intake.created else "OrderRepeated", unit="Count", value=1)
@@ -54,10 +54,10 @@ def create_order() -> Response:
 @app.post("/orders/<order_id>/events")
 @tracer.capture_method
 def post_order_event(order_id: str) -> Response:
-    settings = runtime.settings()
+    settings = root.settings()
     body = _platform_body(settings)
     event = parse_model(OrderEvent, body)
-    intake = accept_order_event(order_id, event, runtime.store())
+    intake = accept_order_event(order_id, event, root.store())
     logger.info("order event received", extra={"order_id": order_id, "event_id": event.id, "new": intake.created})
     metrics.add_metric(name="OrderEventAccepted" if intake.created else "OrderEventRepeated", unit="Count", value=1)
     return Response(
@@ -70,7 +70,7 @@ def post_order_event(order_id: str) -> Response:
 def get_order(order_id: str) -> dict[str, Any]:
     # The route captures the raw path segment; API Gateway's pathParameters hold it decoded.
     decoded = (app.current_event.path_parameters or {}).get("order_id", order_id)
-    return order_view(find_order(decoded, runtime.store()))
+    return order_view(find_order(decoded, root.store()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -6,33 +6,26 @@ import gc
 
 gc.disable()  # no garbage collection while the cold start loads modules (they live as long as the container)
 
-from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from signbridge import runtime
 from signbridge.logic.outbox import delivery_message, message_body
 from signbridge.observability import logger, metrics, tracer
+from signbridge.roots import outbox as root
 
-runtime.settings()  # cold start: a missing or malformed setting fails here, by name
+root.settings()  # cold start: a missing or malformed setting fails here, by name
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
-
-@cache
-def _sqs() -> Any:
-    return boto3.client("sqs")
 
 
 def enqueue(record: DynamoDBRecord) -> None:
     message = delivery_message(record.raw_event)
     if message is None:
         return
-    _sqs().send_message(QueueUrl=runtime.settings().delivery_queue_url, MessageBody=message_body(message))
+    root.sqs().send_message(QueueUrl=root.settings().delivery_queue_url, MessageBody=message_body(message))
     logger.info(
         "delivery enqueued",
         extra={"order_id": message.order_id, "destination": message.destination, "gen": message.gen},

@@ -12,15 +12,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from signbridge import runtime
-from signbridge.http import install_error_handlers, parse_model
+from signbridge.inbound_http import install_error_handlers, parse_model
 from signbridge.logic.products import record_product
 from signbridge.models.signcustomiser import ProductCreated
 from signbridge.observability import logger, metrics, tracer
+from signbridge.roots import products as root
 from signbridge.settings import IdMode
 from signbridge.signed_request import signed_json
 
-runtime.settings()  # cold start: a missing or malformed setting fails here, by name
+root.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 
@@ -28,11 +28,11 @@ install_error_handlers(app)
 @app.post("/sign-customiser/products")
 @tracer.capture_method
 def create_product() -> dict[str, str]:
-    settings = runtime.settings()
-    _, body = signed_json(app.current_event, runtime.integration_secrets(), settings)
+    settings = root.settings()
+    _, body = signed_json(app.current_event, root.integration_secrets(), settings)
     product = parse_model(ProductCreated, body).product
     mapping = record_product(
-        product, runtime.store(), runtime.id_issuer(), ask_first=settings.external_id_mode is IdMode.PLATFORM
+        product, root.store(), root.id_issuer(), ask_first=settings.external_id_mode is IdMode.PLATFORM
     )
     logger.info("product mapped", extra={"product_id": product.product_id, "external_id": mapping.external_id})
     metrics.add_metric(name="ProductMapped", unit="Count", value=1)

@@ -12,14 +12,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from signbridge import runtime
 from signbridge.errors import Conflict, PayloadTooLarge, ValidationFailed
-from signbridge.http import install_error_handlers
+from signbridge.inbound_http import install_error_handlers
 from signbridge.logic.webhooks import forward_webhook_order, record_webhook
 from signbridge.observability import logger, metrics, tracer
+from signbridge.roots import webhooks as root
 from signbridge.signed_request import signed_json
 
-runtime.settings()  # cold start: a missing or malformed setting fails here, by name
+root.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()
 install_error_handlers(app)
 
@@ -27,9 +27,9 @@ install_error_handlers(app)
 @app.post("/sign-customiser/webhooks")
 @tracer.capture_method
 def receive_webhook() -> dict[str, bool]:
-    settings = runtime.settings()
-    raw, body = signed_json(app.current_event, runtime.webhook_secrets(), settings)
-    result = record_webhook(raw, body, runtime.store(), ttl_days=settings.webhook_dedup_ttl_days)
+    settings = root.settings()
+    raw, body = signed_json(app.current_event, root.webhook_secrets(), settings)
+    result = record_webhook(raw, body, root.webhooks(), ttl_days=settings.webhook_dedup_ttl_days)
     logger.info(
         "webhook received",
         extra={
@@ -43,7 +43,7 @@ def receive_webhook() -> dict[str, bool]:
         # Also on a duplicate delivery: forwarding is idempotent, and a redelivery after a
         # failure here is how the order still gets forwarded.
         try:
-            forward_webhook_order(result.order, runtime.store(), settings.forward_webhook_orders_to)
+            forward_webhook_order(result.order, root.orders(), settings.forward_webhook_orders_to)
         except (ValidationFailed, Conflict, PayloadTooLarge) as exc:
             # The delivery is recorded and acknowledged; refusing it would not make the order
             # any more complete, and a redelivery must never be a 409. Surfaced as an error log

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from signbridge.store.table import Store
+from signbridge.store import Store
 from tests.conftest import deliver_webhook, load_function
 from tests.support.events import api_event, fixture, response_json
 

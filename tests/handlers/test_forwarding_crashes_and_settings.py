@@ -10,7 +10,7 @@ from typing import Any
 
 from signbridge import forwarding_root
 from signbridge.models.items import DeliveryState
-from signbridge.store.table import Store
+from signbridge.store import Store
 from tests.handlers.test_order_events import (
     FULFILLED,
     IN_TRANSIT,

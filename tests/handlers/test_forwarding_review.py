@@ -16,7 +16,7 @@ from signbridge.errors import StoreUnavailable
 from signbridge.logic.outbox import message_body, parse_message
 from signbridge.logic.sweeper import sweep
 from signbridge.models.items import DeliveryRecord, DeliveryState
-from signbridge.store.table import Store
+from signbridge.store import Store
 from tests.conftest import load_function
 from tests.support.events import api_event, fixture
 from tests.support.pipeline import Pipeline

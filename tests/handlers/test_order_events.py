@@ -14,7 +14,7 @@ import pytest
 
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.models.items import DeliveryState
-from signbridge.store.table import Store
+from signbridge.store import Store
 from tests.conftest import load_function
 from tests.support.events import api_event, fixture, response_json
 

@@ -112,9 +112,9 @@ def test_webhook_order_is_forwarded_when_routing_says_so(table, lambda_context, 
 
 def test_webhook_for_an_order_we_sent_is_not_forwarded_again(table, lambda_context, monkeypatch):
     # Given platform order 12345 already received (and routed) by signbridge
+    from signbridge.forwarding_root import store
     from signbridge.logic.orders import accept_platform_order
     from signbridge.models.order import Order
-    from signbridge.runtime import store
 
     canonical = fixture("canonical_order.json") | {"id": "12345"}
     for line in canonical["line_items"]:

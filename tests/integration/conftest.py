@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from signbridge import forwarding_root, runtime
+from signbridge import forwarding_root, roots
 from signbridge_tools.dynamodb_local import DynamoDBLocal
 from tests.support.template import table_definition
 
@@ -26,7 +26,7 @@ def local_table(dynamodb_local: DynamoDBLocal, monkeypatch: pytest.MonkeyPatch) 
     client.create_table(TableName=name, **table_definition())
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint_url)
     monkeypatch.setenv("TABLE_NAME", name)
-    runtime.reset()
+    roots.reset()
     forwarding_root.reset()
     yield client
     client.delete_table(TableName=name)
@@ -44,7 +44,7 @@ def local_pipeline(
     name = f"signbridge-{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local.endpoint_url)
     monkeypatch.setenv("TABLE_NAME", name)
-    runtime.reset()
+    roots.reset()
     forwarding_root.reset()
     boto3.client("dynamodb").create_table(TableName=name, **table_definition())
     stream = StreamsApi(name, dynamodb_local.endpoint_url)

@@ -12,21 +12,21 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from signbridge.store.table import Store
+from signbridge.store.orders import OrderStore
 from tests.support.events import api_event
 from tests.support.template import ROOT
 
-_create_order = Store.create_order
+_create_order = OrderStore.create_order  # the aggregate every store that writes orders inherits it from
 
 
-def create_then_die(self: Store, *args: Any, **kwargs: Any) -> bool:
+def create_then_die(self: OrderStore, *args: Any, **kwargs: Any) -> bool:
     _create_order(self, *args, **kwargs)
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")
 
 
 if __name__ == "__main__":
-    Store.create_order = create_then_die  # type: ignore[method-assign]
+    OrderStore.create_order = create_then_die  # type: ignore[method-assign]
     order = Path(sys.argv[1]).read_bytes()
     # Not tests.conftest: it would reset the environment this process was given.
     spec = importlib.util.spec_from_file_location("orders_app", ROOT / "functions" / "orders" / "app.py")

@@ -21,7 +21,7 @@ import pytest
 
 from signbridge import forwarding_root
 from signbridge.models.items import DeliveryState
-from signbridge.store.table import Store
+from signbridge.store import Store
 from tests.conftest import deliver_webhook, load_function
 from tests.support.events import api_event, fixture
 from tests.support.pipeline import Pipeline

@@ -163,3 +163,39 @@ def test_the_aws_layer_holds_arm64_binaries_and_unchecked_bytecode_for_cpython_3
     assert sourced == {"anyio/__init__.py", "anyio/abc/__init__.py"}  # read by anyio itself
     assert (layer / "pydantic" / "main.pyc").read_bytes()[:4] == magic
     assert not (layer / "aws_lambda_powertools" / "utilities" / "idempotency").exists()
+
+
+# Each API/stream function's composition root wires only the store aggregates its own path uses
+# (webhooks: the order aggregate only when it forwards an order, not at import); the item models
+# stay out of the outbox (it reads stream images as they are).
+AGGREGATES = (
+    "signbridge.store.products",
+    "signbridge.store.orders",
+    "signbridge.store.intake",
+    "signbridge.store.webhooks",
+    "signbridge.store.queries",
+    "signbridge.store.composed",
+    "signbridge.models.items",
+)
+LOADED = {
+    "products": ["signbridge.models.items", "signbridge.store.products"],
+    "webhooks": ["signbridge.models.items", "signbridge.store.webhooks"],  # orders: only once one is forwarded
+    "orders": [
+        "signbridge.models.items",
+        "signbridge.store.intake",
+        "signbridge.store.orders",
+        "signbridge.store.products",
+    ],
+    "outbox": [],
+}
+
+
+@pytest.mark.parametrize("function", sorted(LOADED))
+def test_each_function_loads_only_its_own_store_aggregates(layer: Path, function: str) -> None:
+    out = run_in_layer(
+        layer,
+        f"import app\nprint(sorted(m for m in {AGGREGATES!r} if m in sys.modules))",
+        ROOT / "functions" / function,
+    )
+
+    assert out.splitlines()[-1] == str(LOADED[function])

@@ -215,7 +215,7 @@ def test_a_worker_that_died_mid_attempt_with_its_message_lost_is_finished_by_the
 ):
     _sc, dd, _on = fakes
     configure(SWEEP_GRACE_SECONDS="1", ROUTE_PLATFORM_ORDERS_TO="dropday")
-    from signbridge.store.table import Store
+    from signbridge.store import Store
 
     real = Store.finish_attempt
     died: list[str] = []

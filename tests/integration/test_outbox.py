@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from signbridge import runtime
+from signbridge import forwarding_root, roots
 from tests.conftest import load_function
 from tests.support.events import fixture
 from tests.support.template import ROOT
@@ -75,10 +75,10 @@ def test_a_process_killed_right_after_the_write_loses_no_delivery(
     # Then the stream still carries the pending deliveries, and the outbox enqueues each one.
     queue = RecordingQueue()
     outbox = load_function("outbox")
-    monkeypatch.setattr(outbox, "_sqs", lambda: queue)
     monkeypatch.setenv("DELIVERY_QUEUE_URL", "http://queue.local/deliveries")
-    runtime.reset()
-    records = stream_records({"endpoint_url": dynamodb_local.endpoint_url}, runtime.settings().table_name)
+    roots.reset()
+    monkeypatch.setattr(outbox.root, "sqs", lambda: queue)
+    records = stream_records({"endpoint_url": dynamodb_local.endpoint_url}, forwarding_root.settings().table_name)
     response = outbox.handler({"Records": records}, lambda_context)
 
     assert response["batchItemFailures"] == []

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from signbridge import runtime
+from signbridge import forwarding_root, roots
 from signbridge.models.items import DeliveryRecord, DeliveryState
-from signbridge.store.table import DeliveryChange
+from signbridge.store import DeliveryChange
 from tests.conftest import INTEGRATION_SECRET, WEBHOOK_SECRETS, load_function
 from tests.support.events import api_event, fixture, fixture_bytes, response_json, signed_headers
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.dynamodb_local
 
 
 def items(client: Any) -> list[dict[str, Any]]:
-    return client.scan(TableName=runtime.settings().table_name, ConsistentRead=True)["Items"]
+    return client.scan(TableName=forwarding_root.settings().table_name, ConsistentRead=True)["Items"]
 
 
 def race(n: int, action: Callable[[], Any]) -> list[Any]:
@@ -65,7 +65,7 @@ def platform(monkeypatch) -> Any:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("EXTERNAL_ID_MODE", "platform")
     monkeypatch.setenv("PLATFORM_PRODUCT_URL", f"http://127.0.0.1:{server.server_port}/products")
-    runtime.reset()
+    roots.reset()
     yield server
     server.shutdown()
 
@@ -113,10 +113,10 @@ def test_racing_posts_of_one_order_create_it_once(local_table, lambda_context):
 
 def test_order_and_deliveries_are_written_all_or_nothing(local_table):
     # Given a stray delivery item for the order (so one of the transaction's conditions fails)
-    store = runtime.store()
+    store = forwarding_root.store()
     from signbridge.logic.orders import accept_platform_order
     from signbridge.models.order import Order
-    from signbridge.store.table import to_item
+    from signbridge.store import to_item
 
     order = fixture("canonical_order.json")
     for line in order["line_items"]:
@@ -138,10 +138,10 @@ def test_order_and_deliveries_are_written_all_or_nothing(local_table):
 
 
 def _seed_delivery(local_table: Any) -> None:
-    from signbridge.store.table import to_item
+    from signbridge.store import to_item
 
     local_table.put_item(
-        TableName=runtime.settings().table_name,
+        TableName=forwarding_root.settings().table_name,
         Item=to_item(
             {"PK": "ORDER#o1", "SK": "DELIVERY#dropday"},
             DeliveryRecord(order_id="o1", destination="dropday", state=DeliveryState.PENDING, updated_at="t"),
@@ -151,7 +151,7 @@ def _seed_delivery(local_table: Any) -> None:
 
 def test_only_one_worker_gets_the_lease_on_a_delivery(local_table):
     _seed_delivery(local_table)
-    store = runtime.store()
+    store = forwarding_root.store()
     now = int(time.time())
     claims = race(8, lambda: store.claim_delivery("o1", "dropday", f"a-{threading.get_ident()}", now, 60, "t", 0))
     winners = [c for c in claims if c is not None]
@@ -165,7 +165,7 @@ def _done(state: DeliveryState, **changes: Any) -> DeliveryChange:
 
 def test_an_expired_lease_says_the_attempt_crashed_and_the_old_worker_loses_its_lease(local_table):
     _seed_delivery(local_table)
-    store = runtime.store()
+    store = forwarding_root.store()
     now = int(time.time())
     first = store.claim_delivery("o1", "dropday", "first", now, 5, "t", 0)
     assert first is not None and not first.crashed
@@ -185,7 +185,7 @@ def test_an_expired_lease_says_the_attempt_crashed_and_the_old_worker_loses_its_
 
 def test_a_worker_that_died_before_sending_is_not_taken_for_one_that_may_have_sent(local_table):
     _seed_delivery(local_table)
-    store = runtime.store()
+    store = forwarding_root.store()
     now = int(time.time())
     assert store.claim_delivery("o1", "dropday", "first", now, 5, "t", 0) is not None  # died before sending
 
@@ -197,7 +197,7 @@ def test_a_worker_that_died_before_sending_is_not_taken_for_one_that_may_have_se
 
 def test_only_the_live_message_generation_can_claim(local_table):
     _seed_delivery(local_table)
-    store = runtime.store()
+    store = forwarding_root.store()
     now = int(time.time())
     assert store.replace_message("o1", "dropday", 0, now) == 1  # the sweeper sent a new message
     assert store.replace_message("o1", "dropday", 0, now) is None  # ... only once for generation 0
@@ -208,7 +208,7 @@ def test_only_the_live_message_generation_can_claim(local_table):
 
 def test_the_state_index_lists_unsettled_deliveries_and_forgets_settled_ones(local_table):
     _seed_delivery(local_table)
-    store = runtime.store()
+    store = forwarding_root.store()
     now = int(time.time())
     store.claim_delivery("o1", "dropday", "a1", now, 5, "t", 0)
     held = DeliveryChange(state=DeliveryState.HELD, updated_at="t", due_at=now + 300, next_attempt_at=now + 300)

@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
-from signbridge.store.table import DeliveryChange, Store
+from signbridge.store import DeliveryChange, Store
 from signbridge_tools import cli
 from tests.conftest import BASE_ENV, load_function
 from tests.support.events import api_event, fixture
@@ -813,7 +813,7 @@ def test_stack_reads_the_table_and_dlq_from_the_stack_outputs(store, dlq, monkey
 
 def test_reindex_puts_deliveries_from_before_the_index_into_it(store, capsys):
     # Given deliveries written by the previous version: no index attributes
-    from signbridge.store.table import to_item
+    from signbridge.store import to_item
 
     for destination, state in (("dropday", DeliveryState.FAILED), ("onward", DeliveryState.DELIVERED)):
         record = DeliveryRecord(order_id="old-1", destination=destination, state=state, updated_at=AT)

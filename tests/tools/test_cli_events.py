@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from signbridge.models.items import DeliveryState
-from signbridge.store.table import Store
+from signbridge.store import Store
 from signbridge_tools import cli
 from tests.conftest import BASE_ENV
 from tests.handlers.test_order_events import (

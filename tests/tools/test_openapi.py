@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
 from signbridge.settings import Destination
-from signbridge.store.table import OrderState
+from signbridge.store import OrderState
 from signbridge_tools.openapi import OPENAPI_PATH, REGENERATE, build_openapi, diff_summary, main, render
 from tests.support.events import fixture
 from tests.support.template import ROOT, template

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from signbridge.errors import NotStorable, StoreUnavailable, TooLargeToStore
 from signbridge.models.items import WebhookDelivery
-from signbridge.store.table import Store
+from signbridge.store import Store
 
 DELIVERY = WebhookDelivery(
     digest="d", topic="order:created", received_at="2025-10-22T00:00:00Z", body="{}", expires_at=1

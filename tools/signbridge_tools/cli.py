@@ -38,7 +38,7 @@ from signbridge.errors import StoreUnavailable
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryRecord, DeliveryState
 from signbridge.settings import Destination
-from signbridge.store.table import OrderState, Store
+from signbridge.store import OrderState, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STACK_FILE = ROOT / ".local" / "stack.json"

@@ -26,7 +26,7 @@ from typing import Any
 from signbridge.logic.outbox import delivery_message, message_body
 from signbridge.models.items import DeliveryRecord, DeliveryState, delivery_key
 from signbridge.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from signbridge.store.table import to_item
+from signbridge.store import to_item
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -46,7 +46,7 @@ from signbridge.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from signbridge.http import MAX_INTEGER_DIGITS, MAX_JSON_DEPTH
+from signbridge.inbound_http import MAX_INTEGER_DIGITS, MAX_JSON_DEPTH
 from signbridge.logic.limits import STORED_ITEM_BUDGET_BYTES
 from signbridge.logic.orders import ORIGIN_PLATFORM, initial_delivery, order_view
 from signbridge.models.events import EventType, OrderEvent
@@ -55,7 +55,7 @@ from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
 from signbridge.models.signcustomiser import OrderCreated, ProductCreated
 from signbridge.settings import Destination
 from signbridge.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from signbridge.store.table import OrderState
+from signbridge.store import OrderState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_PATH = REPO_ROOT / "openapi.json"

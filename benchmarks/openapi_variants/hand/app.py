@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from signbridge.http import install_error_handlers, parse_model
+from signbridge.inbound_http import install_error_handlers, parse_model
 from signbridge.models.signcustomiser import ProductCreated
 from signbridge.settings import get_settings
 from signbridge.signed_request import signed_json

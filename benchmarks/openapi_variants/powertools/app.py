@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
 
 from signbridge.errors import SignbridgeError, ValidationFailed
-from signbridge.http import error_response, install_error_handlers
+from signbridge.inbound_http import error_response, install_error_handlers
 from signbridge.models.signcustomiser import ProductCreated
 from signbridge.settings import get_settings
 from signbridge.signed_request import signed_json

@@ -25,7 +25,7 @@ from signbridge.logic.forwarding import DestinationPort, DestinationUnavailable,
 from signbridge.observability import logger, trace_http_clients
 from signbridge.secrets import resolve_secret
 from signbridge.settings import Settings, get_settings
-from signbridge.store.table import Store
+from signbridge.store import Store
 
 _lock = threading.RLock()
 _missing_until: dict[str, float] = {}  # parameter name -> monotonic time until which it is known missing

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
 
-from signbridge.http import parse_json, raw_body
+from signbridge.inbound_http import parse_json, raw_body
 from signbridge.settings import Settings
 from signbridge.signature import verify_signature
 

@@ -58,7 +58,7 @@ from signbridge.models.order import Order
 from signbridge.observability import count, logger
 from signbridge.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
 from signbridge.settings import RetrySchedule
-from signbridge.store.table import KEEP, Claim, DeliveryChange, OrderState, Store
+from signbridge.store import KEEP, Claim, DeliveryChange, OrderState, Store
 
 
 @dataclass

@@ -23,7 +23,8 @@ from signbridge.models.events import EventType, LineStanding, OrderEvent, OrderS
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderEventRecord
 from signbridge.models.order import FinancialStatus, Order
 from signbridge.settings import Destination
-from signbridge.store.table import OrderState, Store
+from signbridge.store.orders import OrderState
+from signbridge.store.orders import OrderStore as Store
 
 PAID_STATUSES = (FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED, FinancialStatus.REFUNDED)
 UNPAID_STATUSES = (FinancialStatus.PENDING, FinancialStatus.AUTHORIZED)

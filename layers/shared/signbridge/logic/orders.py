@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signbridge.errors import Conflict, NotFound, TotalsMismatch, UnknownProduct, ValidationFailed
 from signbridge.logic.limits import ensure_storable
@@ -14,7 +14,11 @@ from signbridge.logic.order_events import timeline
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
 from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
 from signbridge.settings import Destination
-from signbridge.store.table import OrderState, Store
+from signbridge.store.orders import OrderState, OrderStore
+
+if TYPE_CHECKING:  # annotations only: the webhooks function forwards orders without the product aggregate
+    from signbridge.store.intake import OrderIntakeStore
+    from signbridge.store.products import ProductStore
 
 ORIGIN_PLATFORM = "platform"
 ORIGIN_SIGNCUSTOMISER = "signcustomiser"
@@ -26,7 +30,7 @@ class Intake:
     state: OrderState
 
 
-def custom_lines(order: Order, store: Store) -> set[str]:
+def custom_lines(order: Order, store: ProductStore) -> set[str]:
     """Ids of the lines that are Sign Customiser designs; 422 for a line that claims to be one
     but whose external_id signbridge never issued."""
     issued = store.get_products_by_external_id([line.external_id for line in order.line_items])
@@ -78,7 +82,7 @@ def persist_order(
     origin: str,
     destinations: list[Destination],
     custom_line_ids: set[str],
-    store: Store,
+    store: OrderStore,
     hold_dropday_until_paid: bool = False,
     held_for: DeliveryError | None = None,
 ) -> Intake:
@@ -118,7 +122,7 @@ def persist_order(
 
 
 def accept_platform_order(
-    order: Order, store: Store, routes: list[Destination], hold_dropday_until_paid: bool = False
+    order: Order, store: OrderIntakeStore, routes: list[Destination], hold_dropday_until_paid: bool = False
 ) -> Intake:
     problems = order.totals_problems()
     if problems:
@@ -126,7 +130,7 @@ def accept_platform_order(
     return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store, hold_dropday_until_paid)
 
 
-def find_order(order_id: str, store: Store) -> OrderState:
+def find_order(order_id: str, store: OrderStore) -> OrderState:
     """The order named in a URL: 422 for an id POST /orders could never have accepted (so it
     never reaches the store's key limits), 404 for one never received."""
     if len(order_id) > ORDER_ID_MAX_LENGTH or not re.fullmatch(ORDER_ID_PATTERN, order_id):

@@ -7,7 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from signbridge.models.items import DeliveryState
+# DeliveryState.PENDING's value: the outbox function reads stream images as they are, and importing
+# the item models (pydantic classes built at import) for this one value cost its cold start ~60 ms.
+PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ def delivery_message(record: dict[str, Any]) -> DeliveryMessage | None:
         return None
     image = (record.get("dynamodb") or {}).get("NewImage") or {}
     sk = (image.get("SK") or {}).get("S", "")
-    if not sk.startswith("DELIVERY#") or (image.get("state") or {}).get("S") != DeliveryState.PENDING:
+    if not sk.startswith("DELIVERY#") or (image.get("state") or {}).get("S") != PENDING:
         return None
     gen = int((image.get("gen") or {}).get("N", "0"))
     if (image.get("enqueued_gen") or {}).get("N") == str(gen):

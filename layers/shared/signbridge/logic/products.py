@@ -9,7 +9,7 @@ from signbridge.logic.limits import ensure_storable
 from signbridge.mappers.product import to_product_mapping
 from signbridge.models.items import ProductMapping
 from signbridge.models.signcustomiser import ScProduct
-from signbridge.store.table import Store
+from signbridge.store.products import ProductStore
 
 IdIssuer = Callable[[ScProduct], str]
 
@@ -23,10 +23,10 @@ def derived_external_id(prefix: str) -> IdIssuer:
     return issue
 
 
-def record_product(product: ScProduct, store: Store, issue_id: IdIssuer, *, ask_first: bool) -> ProductMapping:
+def record_product(product: ScProduct, store: ProductStore, issue_id: IdIssuer, *, ask_first: bool) -> ProductMapping:
     """The mapping for ``product``: the one already held, or a new one.
 
-    The conditional write in ``Store.record_product`` decides which id wins when deliveries
+    The conditional write in ``ProductStore.record_product`` decides which id wins when deliveries
     race. ``ask_first`` (platform mode) looks the product up before asking the platform, so a
     plain redelivery does not create the product on the platform twice.
     """

@@ -17,7 +17,7 @@ from datetime import datetime
 from signbridge.logic.outbox import DeliveryMessage
 from signbridge.models.items import UNSETTLED_STATES, DeliveryRecord, DeliveryState
 from signbridge.observability import logger
-from signbridge.store.table import Store
+from signbridge.store import Store
 
 # States whose next step is a queue message: overdue ones get a new message.
 REENQUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING, DeliveryState.HELD)

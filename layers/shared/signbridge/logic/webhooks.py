@@ -6,21 +6,21 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from signbridge.destinations.signcustomiser.mapper import to_sc_order_record
 from signbridge.errors import ValidationFailed
-from signbridge.http import field_errors, parse_model
+from signbridge.inbound_http import field_errors, parse_model
 from signbridge.logic.limits import ensure_storable
-from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
-from signbridge.logic.webhook_money import money_hold
-from signbridge.mappers.from_signcustomiser import order_from_webhook
 from signbridge.models.items import WebhookDelivery
 from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
 from signbridge.settings import Destination
-from signbridge.store.table import Store
+from signbridge.store.webhooks import WebhookStore
+
+if TYPE_CHECKING:
+    from signbridge.store.orders import OrderStore
 
 ORDER_CREATED = "order:created"
 PRODUCT_CREATED = "product:created"
@@ -48,7 +48,9 @@ class WebhookResult:
     order: ScWebhookOrder | None = None
 
 
-def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: datetime | None = None) -> WebhookResult:
+def record_webhook(
+    raw: bytes, body: Any, store: WebhookStore, *, ttl_days: int, now: datetime | None = None
+) -> WebhookResult:
     """Record the delivery (keyed by its body's digest, so redeliveries are recognised) and,
     for order:created, the order itself, exactly once per Sign Customiser order_id."""
     now = now or datetime.now(UTC)
@@ -67,7 +69,7 @@ def record_webhook(raw: bytes, body: Any, store: Store, *, ttl_days: int, now: d
     return WebhookResult(topic=topic, duplicate=outcome.duplicate_delivery, order=order)
 
 
-def forward_webhook_order(order: ScWebhookOrder, store: Store, destinations: list[Destination]) -> bool:
+def forward_webhook_order(order: ScWebhookOrder, store: OrderStore, destinations: list[Destination]) -> bool:
     """Forward an order that reached Sign Customiser by another channel to Dropday/Onward.
 
     The canonical id is the order's external_id when it has one, so an order that also came
@@ -75,6 +77,12 @@ def forward_webhook_order(order: ScWebhookOrder, store: Store, destinations: lis
     Returns whether a new order was created; raises ValidationFailed when the webhook lacks
     what the destinations need.
     """
+    # Only a stack that forwards webhook orders loads the order model, its country and currency
+    # tables and the order intake: on its first forwarded order, not at every cold start.
+    from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
+    from signbridge.logic.webhook_money import money_hold
+    from signbridge.mappers.from_signcustomiser import order_from_webhook
+
     try:
         canonical = order_from_webhook(order)
     except ValueError as exc:  # pydantic's ValidationError, or a date fromisoformat cannot read

@@ -1,4 +1,4 @@
-"""What every API handler shares: body guards, parsing with field paths, and the error shape.
+"""Inbound HTTP, what every API handler shares: body guards, parsing with field paths, and the error shape.
 
 Order of checks for a request body: size (413), content type (415), then the caller's
 signature check on the raw bytes, then JSON (400), then what JSON allows but signbridge

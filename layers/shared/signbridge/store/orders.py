@@ -1,125 +1,39 @@
-"""All reads and writes of the signbridge table.
+"""The order aggregate: an order, its deliveries (one per destination) and its events (each with
+its own deliveries), all under the order's partition key, and every transition of a delivery.
 
-Every "exactly once" promise rests on conditional writes and transactions here, never on a
-read followed by a write. Any failure of DynamoDB other than a condition becomes
-``StoreUnavailable`` (HTTP 503 with Retry-After; a retry of the SQS message in workers),
-except a value DynamoDB refuses as invalid (an item over 400 KB, a key over 2 KB): that is
-the input's fault, ``TooLargeToStore`` (413) or ``NotStorable`` (422), and never worth a retry.
-"""
+The deliveries' INSERTs and moves into ``pending`` on the table's stream are the outbox."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel
+from botocore.exceptions import ClientError
 
-from signbridge.errors import Conflict, NotStorable, StoreUnavailable, TooLargeToStore
+from signbridge.errors import StoreUnavailable
 from signbridge.models.items import (
-    DELIVERY_STATE_INDEX,
     DeliveryError,
     DeliveryRecord,
     DeliveryState,
     OrderEventRecord,
     OrderRecord,
-    ProductMapping,
     ScOrderLink,
-    ScOrderRecord,
-    WebhookDelivery,
     delivery_key,
     delivery_state_key,
     order_event_key,
     order_key,
-    product_by_external_key,
-    product_by_sc_key,
-    sc_order_key,
-    sc_order_link_key,
-    webhook_key,
 )
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-# Standard retry mode absorbs throttling and brief blips; short timeouts keep an API call
-# inside API Gateway's 29 s when DynamoDB is unreachable.
-_CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=5)
-
-
-def dynamodb_client() -> Any:
-    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else value
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def to_item(key: dict[str, str], model: BaseModel, **extra: Any) -> dict[str, Any]:
-    data = {**key, **model.model_dump(mode="json", exclude_none=True), **extra}
-    return {k: _serializer.serialize(v) for k, v in data.items()}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
-def _cancellation_codes(exc: ClientError) -> list[str]:
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-        return []
-    reasons = exc.response.get("CancellationReasons") or []
-    return [str(r.get("Code", "None")) for r in reasons]
-
-
-def _refused_input(exc: ClientError) -> NotStorable | TooLargeToStore | None:
-    error = exc.response.get("Error", {})
-    if error.get("Code") == "ValidationException":
-        messages = [str(error.get("Message", ""))]
-    else:
-        reasons = exc.response.get("CancellationReasons") or []
-        messages = [str(r.get("Message", "")) for r in reasons if r.get("Code") == "ValidationError"]
-    if not messages:
-        return None
-    if any("item size" in m.lower() for m in messages):
-        return TooLargeToStore("What would be stored passes the store's 400 KB item size.")
-    return NotStorable("The store refused a value of this request (e.g. an id over its key size).")
-
-
-@contextmanager
-def _dependency() -> Iterator[None]:
-    try:
-        yield
-    except ClientError as exc:
-        refused = _refused_input(exc)
-        if refused is not None:
-            raise refused from exc
-        if _condition_failed(exc) or _cancellation_codes(exc):
-            raise
-        raise StoreUnavailable() from exc
-    except BotoCoreError as exc:
-        raise StoreUnavailable() from exc
-
-
-@dataclass
-class WebhookOutcome:
-    duplicate_delivery: bool
-    order_recorded: bool = False
+from signbridge.store.base import (
+    TableAccess,
+    cancellation_codes,
+    condition_failed,
+    dependency,
+    from_item,
+    key_of,
+    serializer,
+    to_item,
+)
 
 
 @dataclass
@@ -165,10 +79,6 @@ class DeliveryChange:
     bump_gen: bool = False
 
 
-def _key(key: dict[str, str]) -> dict[str, Any]:
-    return {k: {"S": v} for k, v in key.items()}
-
-
 def _index(delivery: DeliveryRecord, now: int) -> dict[str, Any]:
     """The index attributes of a delivery written whole (unsettled ones only: the index is sparse)."""
     if delivery.state.settled:
@@ -176,128 +86,7 @@ def _index(delivery: DeliveryRecord, now: int) -> dict[str, Any]:
     return {"state_key": delivery_state_key(delivery.destination, delivery.state), "due_at": delivery.due_at(now)}
 
 
-class Store:
-    def __init__(self, table_name: str, client: Any | None = None):
-        self.table_name = table_name
-        self.client = client or dynamodb_client()
-
-    # --- products ---------------------------------------------------------------------
-    def record_product(self, mapping: ProductMapping) -> tuple[ProductMapping, bool]:
-        """Store the mapping both ways; return the mapping that holds and whether it is new.
-
-        The first writer for a product_id wins; later ones get the winner's mapping back.
-        """
-        not_exists = "attribute_not_exists(PK)"
-        try:
-            with _dependency():
-                self.client.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self.table_name,
-                                "Item": to_item(product_by_sc_key(mapping.product_id), mapping),
-                                "ConditionExpression": not_exists,
-                            }
-                        },
-                        {
-                            "Put": {
-                                "TableName": self.table_name,
-                                "Item": to_item(product_by_external_key(mapping.external_id), mapping),
-                                "ConditionExpression": not_exists,
-                            }
-                        },
-                    ]
-                )
-            return mapping, True
-        except ClientError as exc:
-            codes = _cancellation_codes(exc)
-            if not codes:
-                raise
-        existing = self.get_product(mapping.product_id)
-        if existing is not None:
-            return existing, False
-        if codes[1] == "ConditionalCheckFailed":
-            raise Conflict(
-                f"external_id {mapping.external_id!r} already belongs to another Sign Customiser product.",
-                details={"external_id": mapping.external_id},
-            )
-        raise StoreUnavailable()  # cancelled for another reason (e.g. a concurrent transaction): retry
-
-    def get_product(self, product_id: int) -> ProductMapping | None:
-        item = self._get(product_by_sc_key(product_id))
-        return ProductMapping.model_validate(item) if item else None
-
-    def get_products_by_external_id(self, external_ids: list[str]) -> dict[str, ProductMapping]:
-        """Mappings for those of ``external_ids`` that signbridge issued."""
-        found: dict[str, ProductMapping] = {}
-        unique = list(dict.fromkeys(external_ids))
-        for start in range(0, len(unique), 100):
-            keys = [{k: {"S": v} for k, v in product_by_external_key(e).items()} for e in unique[start : start + 100]]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
-            while request:
-                with _dependency():
-                    response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    mapping = ProductMapping.model_validate(from_item(item))
-                    found[mapping.external_id] = mapping
-                request = response.get("UnprocessedKeys") or {}
-        return found
-
-    # --- webhooks ---------------------------------------------------------------------
-    def record_webhook(self, delivery: WebhookDelivery, order: ScOrderRecord | None) -> WebhookOutcome:
-        """Record a delivery once (by body digest) and, for order:created, its order once."""
-        delivery_put = {
-            "Put": {
-                "TableName": self.table_name,
-                "Item": to_item(webhook_key(delivery.digest), delivery),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
-        items: list[dict[str, Any]] = [delivery_put]
-        if order is not None:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": to_item(sc_order_key(order.sc_order_id), order),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
-            if order.external_id:
-                link = ScOrderLink(
-                    sc_order_id=order.sc_order_id,
-                    external_id=order.external_id,
-                    external_order_number=order.external_order_number,
-                    currency=order.currency,
-                    product_external_ids=order.product_external_ids,
-                    linked_at=order.received_at,
-                )
-                key = sc_order_link_key(order.external_id, order.sc_order_id)
-                items.append({"Put": {"TableName": self.table_name, "Item": to_item(key, link)}})
-        try:
-            with _dependency():
-                self.client.transact_write_items(TransactItems=items)
-            return WebhookOutcome(duplicate_delivery=False, order_recorded=order is not None)
-        except ClientError as exc:
-            codes = _cancellation_codes(exc)
-            if not codes:
-                raise
-        if codes[0] == "ConditionalCheckFailed":
-            return WebhookOutcome(duplicate_delivery=True)
-        if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
-            # The same Sign Customiser order, in a delivery whose bytes differ: keep the
-            # delivery for the record, the order stays as first recorded.
-            try:
-                with _dependency():
-                    self.client.transact_write_items(TransactItems=[delivery_put])
-            except ClientError as again:
-                if not _cancellation_codes(again):
-                    raise
-            return WebhookOutcome(duplicate_delivery=False, order_recorded=False)
-        raise StoreUnavailable()
-
-    # --- orders -------------------------------------------------------------------------
+class OrderStore(TableAccess):
     def create_order(self, order: OrderRecord, deliveries: list[DeliveryRecord]) -> bool:
         """Write the order and its deliveries in one transaction; False if the order existed.
 
@@ -327,11 +116,11 @@ class Store:
             for d in deliveries
         ]
         try:
-            with _dependency():
+            with dependency():
                 self.client.transact_write_items(TransactItems=items)
             return True
         except ClientError as exc:
-            codes = _cancellation_codes(exc)
+            codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
                 return False
             if codes:
@@ -347,7 +136,7 @@ class Store:
             "ConsistentRead": True,
         }
         while True:
-            with _dependency():
+            with dependency():
                 response = self.client.query(**kwargs)
             items += [from_item(i) for i in response.get("Items", [])]
             if "LastEvaluatedKey" not in response:
@@ -416,10 +205,10 @@ class Store:
         # Items written before generations existed have none: the first generation is 0.
         same_gen = "gen = :gen" if gen else "(attribute_not_exists(gen) OR gen = :gen)"
         try:
-            with _dependency():
+            with dependency():
                 response = self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination, event_seq)),
+                    Key=key_of(delivery_key(order_id, destination, event_seq)),
                     # Leaving "pending" matters: the outbox enqueues every write that lands in pending.
                     UpdateExpression="SET #s = :sending, attempts = attempts + :one, attempt_id = :aid, "
                     "lease_until = :lease, updated_at = :at, state_key = :sk, due_at = :lease",
@@ -436,7 +225,7 @@ class Store:
                     ReturnValues="ALL_OLD",
                 )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return None
             raise
         old = DeliveryRecord.model_validate(from_item(response["Attributes"]))
@@ -450,17 +239,17 @@ class Store:
         """Record that this attempt is about to send (False if its lease was lost): a worker that
         dies after this may have reached the destination; one that dies before it did not."""
         try:
-            with _dependency():
+            with dependency():
                 self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination, event_seq)),
+                    Key=key_of(delivery_key(order_id, destination, event_seq)),
                     UpdateExpression="SET sent_at = :now",
                     ConditionExpression="attempt_id = :aid",
                     ExpressionAttributeValues={":aid": {"S": attempt_id}, ":now": {"N": str(now)}},
                 )
             return True
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
 
@@ -573,7 +362,7 @@ class Store:
             {
                 "Update": {
                     "TableName": self.table_name,
-                    "Key": _key(order_key(event.order_id)),
+                    "Key": key_of(order_key(event.order_id)),
                     "UpdateExpression": "SET event_count = :next",
                     "ConditionExpression": f"attribute_exists(PK) AND {count}",
                     "ExpressionAttributeValues": {
@@ -602,11 +391,11 @@ class Store:
                 }
             )
         try:
-            with _dependency():
+            with dependency():
                 self.client.transact_write_items(TransactItems=items)
             return True
         except ClientError as exc:
-            codes = _cancellation_codes(exc)
+            codes = cancellation_codes(exc)
             if codes and "ConditionalCheckFailed" in codes:
                 return False
             if codes:
@@ -620,10 +409,10 @@ class Store:
         None when ``gen`` is not the live one any more (or the delivery is settled or gone).
         The delivery is due again from ``now``: the new message has yet to arrive."""
         try:
-            with _dependency():
+            with dependency():
                 response = self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination, event_seq)),
+                    Key=key_of(delivery_key(order_id, destination, event_seq)),
                     # enqueued_gen: whoever replaces the message sends it; the outbox must not too.
                     UpdateExpression="SET gen = :next, due_at = :now, enqueued_gen = :next",
                     ConditionExpression="attribute_exists(PK) AND NOT #s IN (:delivered, :skipped) AND "
@@ -639,89 +428,10 @@ class Store:
                     ReturnValues="UPDATED_NEW",
                 )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return None
             raise
         return int(response["Attributes"]["gen"]["N"])
-
-    def deliveries_in_state(
-        self,
-        destination: str,
-        state: DeliveryState,
-        *,
-        due_before: int | None = None,
-        limit: int | None = None,
-    ) -> Iterator[DeliveryRecord]:
-        """Deliveries of one destination in one unsettled state, soonest due first (the index,
-        never a scan). ``due_before`` keeps those due before that Unix second."""
-        values: dict[str, Any] = {":sk": {"S": delivery_state_key(destination, state)}}
-        condition = "state_key = :sk"
-        if due_before is not None:
-            condition += " AND due_at < :due"
-            values[":due"] = {"N": str(due_before)}
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "IndexName": DELIVERY_STATE_INDEX,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
-        returned = 0
-        while True:
-            with _dependency():
-                response = self.client.query(**kwargs)
-            for item in response.get("Items", []):
-                record = DeliveryRecord.model_validate(from_item(item))
-                if record.state is not state:  # the index is eventually consistent
-                    continue
-                yield record
-                returned += 1
-                if limit is not None and returned >= limit:
-                    return
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def index_unindexed_deliveries(self, now: int) -> list[DeliveryRecord]:
-        """Put unsettled deliveries written by a version without the state index into it (a Scan:
-        a one-off after upgrading, from the console). Returns those indexed."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "begins_with(SK, :delivery) AND attribute_not_exists(state_key) "
-            "AND NOT #s IN (:delivered, :skipped)",
-            "ExpressionAttributeNames": {"#s": "state"},
-            "ExpressionAttributeValues": {
-                ":delivery": {"S": "DELIVERY#"},
-                ":delivered": {"S": DeliveryState.DELIVERED},
-                ":skipped": {"S": DeliveryState.SKIPPED},
-            },
-        }
-        indexed: list[DeliveryRecord] = []
-        while True:
-            with _dependency():
-                response = self.client.scan(**kwargs)
-            for item in response.get("Items", []):
-                delivery = DeliveryRecord.model_validate(from_item(item))
-                try:
-                    with _dependency():
-                        self.client.update_item(
-                            TableName=self.table_name,
-                            Key=_key(delivery_key(delivery.order_id, delivery.destination)),
-                            UpdateExpression="SET state_key = :sk, due_at = :due",
-                            ConditionExpression="attribute_not_exists(state_key) AND #s = :state",
-                            ExpressionAttributeNames={"#s": "state"},
-                            ExpressionAttributeValues={
-                                ":sk": {"S": delivery_state_key(delivery.destination, delivery.state)},
-                                ":due": {"N": str(delivery.due_at(now))},
-                                ":state": {"S": delivery.state},
-                            },
-                        )
-                    indexed.append(delivery)
-                except ClientError as exc:
-                    if not _condition_failed(exc):
-                        raise
-            if "LastEvaluatedKey" not in response:
-                return indexed
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _change(
         self,
@@ -774,7 +484,7 @@ class Store:
             values[":ref"] = {"S": change.destination_ref}
         if change.error is not None:
             sets.append("last_error = :err")
-            values[":err"] = _serializer.serialize(change.error.model_dump(mode="json", exclude_none=True))
+            values[":err"] = serializer.serialize(change.error.model_dump(mode="json", exclude_none=True))
         elif change.clear_error:
             removes.append("last_error")
         if change.bump_gen:
@@ -784,10 +494,10 @@ class Store:
             removes.append("enqueued_gen")  # the outbox sends this generation's message
         expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
         try:
-            with _dependency():
+            with dependency():
                 self.client.update_item(
                     TableName=self.table_name,
-                    Key=_key(delivery_key(order_id, destination, event_seq)),
+                    Key=key_of(delivery_key(order_id, destination, event_seq)),
                     UpdateExpression=expression,
                     ConditionExpression=" AND ".join(conditions),
                     ExpressionAttributeNames=names,
@@ -795,14 +505,6 @@ class Store:
                 )
             return True
         except ClientError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
-
-    def _get(self, key: dict[str, str]) -> dict[str, Any] | None:
-        with _dependency():
-            response = self.client.get_item(
-                TableName=self.table_name, Key={k: {"S": v} for k, v in key.items()}, ConsistentRead=True
-            )
-        item = response.get("Item")
-        return from_item(item) if item else None

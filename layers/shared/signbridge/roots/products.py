@@ -1,11 +1,5 @@
-"""Dependencies built once per Lambda container, on first use, from the settings.
-
-Each API function's ``app.py`` is its composition root: it asks here only for what its own path
-uses, and importing this module costs next to nothing, because what only some functions need
-(the store, the secrets, the platform client) is imported inside the builder that needs it. The
-forwarder and the sweeper are wired by ``signbridge.forwarding_root``. Tests call ``reset()``
-between cases instead of re-importing handler modules.
-"""
+"""The products function's dependencies: its settings, the Integration Secret, the product
+aggregate of the table, and the external_id issuer (the platform's client only in platform mode)."""
 
 from __future__ import annotations
 
@@ -13,12 +7,13 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from signbridge.errors import ConfigurationError
+from signbridge.roots import signing_secrets
 from signbridge.settings import IdMode, Settings, get_settings
+from signbridge.store.products import ProductStore
 
 if TYPE_CHECKING:
     from signbridge.clients.platform import PlatformProductClient
     from signbridge.logic.products import IdIssuer
-    from signbridge.store.table import Store
 
 
 def settings() -> Settings:
@@ -26,50 +21,20 @@ def settings() -> Settings:
 
 
 @cache
-def store() -> Store:
-    from signbridge.store.table import Store
-
-    return Store(settings().table_name)
-
-
-def _signing_secrets(param: str, plain: str | list[str], setting: str, *, required: str | None) -> list[str]:
-    """The active signing secret(s) for one endpoint; ``required`` names them when there must be one."""
-    from signbridge.secrets import resolve_secret, resolve_secret_list
-
-    max_age = settings().secrets_max_age_seconds
-    if isinstance(plain, list):  # several may be active while one is rotated
-        secrets = resolve_secret_list(param, plain, max_age=max_age, setting=setting)
-    else:
-        secrets = [secret] if (secret := resolve_secret(param, plain, max_age=max_age, setting=setting)) else []
-    if required and not secrets:
-        raise ConfigurationError(f"No {required} is configured.", details={"setting": setting})
-    return secrets
+def store() -> ProductStore:
+    return ProductStore(settings().table_name)
 
 
 def integration_secrets() -> list[str]:
     s = settings()
-    return _signing_secrets(
+    return signing_secrets(
         s.integration_secret_param, s.integration_secret, "INTEGRATION_SECRET_PARAM", required="Integration Secret"
-    )
-
-
-def webhook_secrets() -> list[str]:
-    s = settings()
-    return _signing_secrets(
-        s.webhook_secrets_param, s.webhook_secrets, "WEBHOOK_SECRETS_PARAM", required="webhook secret"
-    )
-
-
-def platform_order_secrets() -> list[str]:
-    """The secret POST /orders must be signed with; empty when signing is not required."""
-    s = settings()
-    return _signing_secrets(
-        s.platform_orders_secret_param, s.platform_orders_secret, "PLATFORM_ORDERS_SECRET_PARAM", required=None
     )
 
 
 @cache
 def _platform_client() -> PlatformProductClient:
+    # httpx and its tracing load only in platform mode.
     from signbridge.clients.platform import PlatformProductClient
     from signbridge.observability import trace_http_clients
 
@@ -109,7 +74,5 @@ def _optional_secret(param_name: str, plain_value: str, setting: str) -> str:
 
 
 def reset() -> None:
-    """Forget everything built from the environment (tests)."""
-    get_settings.cache_clear()
     store.cache_clear()
     _platform_client.cache_clear()

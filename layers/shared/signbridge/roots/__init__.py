@@ -1,0 +1,39 @@
+"""One composition root per API and stream function: ``roots.<function>`` builds, once per Lambda
+container and on first use, only what that function's path uses; its ``app.py`` imports nothing
+else from here. The forwarder and the sweeper are wired by ``signbridge.forwarding_root``.
+
+A root is a module of its own rather than the ``app.py`` itself so that tests, which load each
+``app.py`` once, can forget what was built from an environment they change: ``roots.reset()``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from signbridge.errors import ConfigurationError
+from signbridge.settings import get_settings
+
+_ROOTS = ("products", "webhooks", "orders", "outbox")
+
+
+def signing_secrets(param: str, plain: str | list[str], setting: str, *, required: str | None) -> list[str]:
+    """The active signing secret(s) for one endpoint; ``required`` names them when there must be one."""
+    from signbridge.secrets import resolve_secret, resolve_secret_list
+
+    max_age = get_settings().secrets_max_age_seconds
+    if isinstance(plain, list):  # several may be active while one is rotated
+        secrets = resolve_secret_list(param, plain, max_age=max_age, setting=setting)
+    else:
+        secrets = [secret] if (secret := resolve_secret(param, plain, max_age=max_age, setting=setting)) else []
+    if required and not secrets:
+        raise ConfigurationError(f"No {required} is configured.", details={"setting": setting})
+    return secrets
+
+
+def reset() -> None:
+    """Forget the settings and everything each loaded root built from them (tests)."""
+    get_settings.cache_clear()
+    for name in _ROOTS:
+        root = sys.modules.get(f"{__name__}.{name}")
+        if root is not None:
+            root.reset()

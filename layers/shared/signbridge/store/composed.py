@@ -1,0 +1,12 @@
+"""Every aggregate over the one table, for the callers that need them all: the forwarder and the
+sweeper, the operator console, and tests. The API and stream functions wire only their own."""
+
+from __future__ import annotations
+
+from signbridge.store.intake import OrderIntakeStore
+from signbridge.store.queries import DeliveryQueries
+from signbridge.store.webhooks import WebhookStore
+
+
+class Store(OrderIntakeStore, WebhookStore, DeliveryQueries):
+    """Products, orders and deliveries (with order events), webhooks and operator queries."""
