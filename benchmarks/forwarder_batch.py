@@ -28,8 +28,9 @@ from signbridge.logic.orders import ORIGIN_PLATFORM, persist_order
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.models.items import DeliveryState
 from signbridge.models.order import Order
-from signbridge.observability import logger, metrics, tracer
+from signbridge.observability import logger, metrics
 from signbridge.settings import Destination
+from signbridge.tracing import tracer
 from signbridge_tools.fakes import DropdayFake
 from tests.conftest import BASE_ENV, LambdaContext, load_function
 from tests.support.events import fixture

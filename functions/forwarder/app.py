@@ -31,7 +31,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from signbridge import forwarding_root as root
 from signbridge.logic.forwarding import RetryLater
 from signbridge.logic.outbox import DeliveryMessage, message_body, parse_message
-from signbridge.observability import count, logger, metrics, tracer
+from signbridge.observability import count, logger, metrics
+from signbridge.tracing import tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 root.warm()  # boto3 clients are built here, once, not lazily in the worker threads

@@ -18,9 +18,10 @@ from signbridge.logic.order_events import accept_order_event, event_view
 from signbridge.logic.orders import accept_platform_order, find_order, order_view
 from signbridge.models.events import OrderEvent
 from signbridge.models.order import Order
-from signbridge.observability import logger, metrics, tracer
+from signbridge.observability import logger, metrics
 from signbridge.roots import orders as root
 from signbridge.signed_request import signed_json
+from signbridge.tracing import tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()

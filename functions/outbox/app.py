@@ -14,10 +14,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from signbridge.logic.outbox import delivery_message, message_body
-from signbridge.observability import logger, metrics, tracer
+from signbridge.observability import logger, metrics
 from signbridge.roots import outbox as root
 
-root.settings()  # cold start: a missing or malformed setting fails here, by name
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -25,7 +24,7 @@ def enqueue(record: DynamoDBRecord) -> None:
     message = delivery_message(record.raw_event)
     if message is None:
         return
-    root.sqs().send_message(QueueUrl=root.settings().delivery_queue_url, MessageBody=message_body(message))
+    root.sqs().send_message(QueueUrl=root.queue_url(), MessageBody=message_body(message))
     logger.info(
         "delivery enqueued",
         extra={"order_id": message.order_id, "destination": message.destination, "gen": message.gen},
@@ -35,7 +34,6 @@ def enqueue(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=enqueue, processor=processor, context=context)
 

@@ -15,10 +15,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from signbridge.inbound_http import install_error_handlers, parse_model
 from signbridge.logic.products import record_product
 from signbridge.models.signcustomiser import ProductCreated
-from signbridge.observability import logger, metrics, tracer
+from signbridge.observability import logger, metrics
 from signbridge.roots import products as root
 from signbridge.settings import IdMode
 from signbridge.signed_request import signed_json
+from signbridge.tracing import tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()

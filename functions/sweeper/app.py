@@ -19,7 +19,8 @@ from signbridge.destinations import Destination
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.logic.sweeper import SweepReport, sweep
 from signbridge.models.items import DeliveryState
-from signbridge.observability import logger, metrics, tracer
+from signbridge.observability import logger, metrics
+from signbridge.tracing import tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 root.warm()

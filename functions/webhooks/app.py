@@ -15,9 +15,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from signbridge.errors import Conflict, PayloadTooLarge, ValidationFailed
 from signbridge.inbound_http import install_error_handlers
 from signbridge.logic.webhooks import forward_webhook_order, record_webhook
-from signbridge.observability import logger, metrics, tracer
+from signbridge.observability import logger, metrics
 from signbridge.roots import webhooks as root
 from signbridge.signed_request import signed_json
+from signbridge.tracing import tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 app = APIGatewayRestResolver()

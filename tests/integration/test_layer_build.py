@@ -190,6 +190,16 @@ LOADED = {
 }
 
 
+def test_the_outbox_loads_neither_pydantic_nor_the_xray_sdk(layer: Path) -> None:
+    """A stream-to-queue relay: boto3, Powertools' batch, logger and metrics, and nothing heavier."""
+    heavy = ("pydantic", "pydantic_settings", "aws_xray_sdk", "httpx", "pycountry", "signbridge.settings")
+    out = run_in_layer(
+        layer, f"import app\nprint(sorted(m for m in {heavy!r} if m in sys.modules))", ROOT / "functions" / "outbox"
+    )
+
+    assert out.splitlines()[-1] == "[]"
+
+
 @pytest.mark.parametrize("function", sorted(LOADED))
 def test_each_function_loads_only_its_own_store_aggregates(layer: Path, function: str) -> None:
     out = run_in_layer(

@@ -22,10 +22,11 @@ from pydantic import ValidationError
 from signbridge.destinations import DestinationSettings, forget_ports, plugin
 from signbridge.errors import ConfigurationError
 from signbridge.logic.forwarding import DestinationPort, DestinationUnavailable, Forwarder, Policy
-from signbridge.observability import logger, trace_http_clients
+from signbridge.observability import logger
 from signbridge.secrets import resolve_secret
 from signbridge.settings import Settings, get_settings
 from signbridge.store import Store
+from signbridge.tracing import trace_http_clients
 
 _lock = threading.RLock()
 _missing_until: dict[str, float] = {}  # parameter name -> monotonic time until which it is known missing

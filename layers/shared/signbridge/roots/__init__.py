@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 
 from signbridge.errors import ConfigurationError
-from signbridge.settings import get_settings
 
 _ROOTS = ("products", "webhooks", "orders", "outbox")
 
@@ -19,6 +18,7 @@ _ROOTS = ("products", "webhooks", "orders", "outbox")
 def signing_secrets(param: str, plain: str | list[str], setting: str, *, required: str | None) -> list[str]:
     """The active signing secret(s) for one endpoint; ``required`` names them when there must be one."""
     from signbridge.secrets import resolve_secret, resolve_secret_list
+    from signbridge.settings import get_settings
 
     max_age = get_settings().secrets_max_age_seconds
     if isinstance(plain, list):  # several may be active while one is rotated
@@ -32,6 +32,8 @@ def signing_secrets(param: str, plain: str | list[str], setting: str, *, require
 
 def reset() -> None:
     """Forget the settings and everything each loaded root built from them (tests)."""
+    from signbridge.settings import get_settings
+
     get_settings.cache_clear()
     for name in _ROOTS:
         root = sys.modules.get(f"{__name__}.{name}")

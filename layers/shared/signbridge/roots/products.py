@@ -36,7 +36,7 @@ def integration_secrets() -> list[str]:
 def _platform_client() -> PlatformProductClient:
     # httpx and its tracing load only in platform mode.
     from signbridge.clients.platform import PlatformProductClient
-    from signbridge.observability import trace_http_clients
+    from signbridge.tracing import trace_http_clients
 
     trace_http_clients()
     s = settings()
