@@ -30,7 +30,9 @@ BASE_ENV = {
 os.environ.update(BASE_ENV)
 
 import boto3  # noqa: E402
+import botocore.client  # noqa: E402
 import pytest  # noqa: E402
+from botocore.validate import ParamValidator  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from signbridge import forwarding_root, roots  # noqa: E402
@@ -60,6 +62,27 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     roots.reset()
     forwarding_root.reset()
+
+
+@pytest.fixture(autouse=True)
+def dynamodb_requests_botocore_would_accept(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The store's client skips botocore's client-side parameter validation (a cold-start and
+    per-call saving); the tests keep it: a DynamoDB request built wrongly fails here, in CI,
+    rather than reaching DynamoDB in production."""
+    refused: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def checked(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            shape = self.meta.service_model.operation_model(operation).input_shape
+            report = ParamValidator().validate(params, shape)
+            if report.has_errors():
+                refused.append(f"{operation}: {report.generate_report()}")
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", checked)
+    yield
+    assert not refused, f"DynamoDB requests botocore would refuse: {refused}"
 
 
 @pytest.fixture

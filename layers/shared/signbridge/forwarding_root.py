@@ -106,8 +106,8 @@ def _say(name: str, unavailable: DestinationUnavailable | None) -> None:
 
 def destination(name: str) -> DestinationPort:
     """The destination as configured now; DestinationUnavailable when it cannot be used."""
-    trace_http_clients()
     with _lock:
+        trace_http_clients()  # under the lock: the X-Ray SDK's patching is not made for threads
         try:
             port = _build(name)
         except DestinationUnavailable as exc:

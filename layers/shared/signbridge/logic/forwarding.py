@@ -205,16 +205,11 @@ class Forwarder:
         if claim is None:
             return self._not_claimed(message, now)
         attempt = _Attempt(self, claim, message, now)
-        if claim.crashed:
-            # The last attempt said it was sending a request that must not be sent twice, then
-            # died. Record the doubt before anything else: holding, waiting or failing first
-            # would release the lease and forget the send, and a later attempt would repeat it.
-            # Only an order's create is ever confirmed by the destination (its webhook).
-            return attempt.doubt(
-                claim.delivery.sent_at or now,
-                "an earlier attempt was never answered",
-                confirmable=message.event_seq is None,
-            )
+        if claim.crashed and message.event_seq is not None:
+            # The last attempt said it was sending an event's request that must not be sent
+            # twice, then died. Nothing can confirm an event: it is in doubt, before anything
+            # (waiting for an earlier event, failing) could release the lease and forget it.
+            return attempt.doubt(claim.delivery.sent_at or now, "an earlier attempt was never answered", False)
 
         try:
             port = self.resolve(destination)
@@ -399,6 +394,10 @@ class _Attempt:
         self.now = now
         self.schedule = forwarder.policy.schedule(message.destination)
         self.event_id: str | None = None  # the platform's id of the event this attempt delivers
+        # An earlier attempt said it was sending and died: until this delivery is settled, every
+        # outcome recorded keeps that (as in_doubt_since), so holding or waiting before the
+        # send check never forgets it and a later attempt never sends again by itself.
+        self.unanswered_since = (claim.delivery.sent_at or now) if claim.crashed else None
         self.log = {
             "order_id": message.order_id,
             "destination": message.destination,
@@ -416,6 +415,8 @@ class _Attempt:
         retrying_since: Any = None,
     ) -> DeliveryState:
         _, at = self.forwarder._now()
+        if in_doubt_since is KEEP and self.unanswered_since is not None:
+            in_doubt_since = self.unanswered_since
         change = DeliveryChange(
             state=state,
             updated_at=at,
@@ -464,9 +465,8 @@ class _Attempt:
         # An unanswered attempt stays unanswered whatever happened since (held for a while, a
         # retry or replay by an operator): only `order resolve --resend` forgets it.
         if self.claim.crashed or delivery.in_doubt_since is not None:
-            return self.doubt(
-                delivery.in_doubt_since or self.now, "an earlier attempt was never answered", confirmable=confirmable
-            )
+            since = delivery.in_doubt_since or self.unanswered_since or self.now
+            return self.doubt(since, "an earlier attempt was never answered", confirmable=confirmable)
         # Say "this attempt is sending" before sending: a worker that dies before this line
         # sent nothing, and its delivery is not put in doubt.
         event = {} if self.message.event_seq is None else {"event_seq": self.message.event_seq}
