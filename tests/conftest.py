@@ -23,6 +23,8 @@ BASE_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_DEV": "0",
     "TABLE_NAME": "signbridge-test",
+    # Tests that deliver create their own queue and set it; this only lets every function start.
+    "DELIVERY_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/signbridge-deliveries",
     "INTEGRATION_SECRET": INTEGRATION_SECRET,
     "WEBHOOK_SECRETS": ",".join(WEBHOOK_SECRETS),
 }

@@ -17,6 +17,8 @@ from signbridge.logic.outbox import delivery_message, message_body
 from signbridge.observability import logger, metrics
 from signbridge.roots import outbox as root
 
+root.settings()  # cold start: a missing setting fails here, by name
+
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -24,7 +26,7 @@ def enqueue(record: DynamoDBRecord) -> None:
     message = delivery_message(record.raw_event)
     if message is None:
         return
-    root.sqs().send_message(QueueUrl=root.queue_url(), MessageBody=message_body(message))
+    root.sqs().send_message(QueueUrl=root.settings().delivery_queue_url, MessageBody=message_body(message))
     logger.info(
         "delivery enqueued",
         extra={"order_id": message.order_id, "destination": message.destination, "gen": message.gen},

@@ -190,14 +190,30 @@ LOADED = {
 }
 
 
-def test_the_outbox_loads_neither_pydantic_nor_the_xray_sdk(layer: Path) -> None:
-    """A stream-to-queue relay: boto3, Powertools' batch, logger and metrics, and nothing heavier."""
-    heavy = ("pydantic", "pydantic_settings", "aws_xray_sdk", "httpx", "pycountry", "signbridge.settings")
+def test_the_outbox_loads_neither_the_core_settings_nor_the_xray_sdk(layer: Path) -> None:
+    """A stream-to-queue relay: boto3, Powertools' batch, logger and metrics, its own one-field
+    settings model, and nothing heavier."""
+    heavy = ("signbridge.settings", "aws_xray_sdk", "httpx", "pycountry", "signbridge.models.items")
     out = run_in_layer(
         layer, f"import app\nprint(sorted(m for m in {heavy!r} if m in sys.modules))", ROOT / "functions" / "outbox"
     )
 
     assert out.splitlines()[-1] == "[]"
+
+
+def test_the_outbox_without_its_queue_fails_to_start_naming_the_variable(layer: Path) -> None:
+    path = [str(ROOT / "functions" / "outbox"), str(layer), str(runtime_packages(layer.parent / "runtime"))]
+    env = {k: v for k, v in {**os.environ, **BASE_ENV}.items() if k != "DELIVERY_QUEUE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {path!r}\nimport app"],
+        env={**env, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "delivery_queue_url" in result.stderr and "Field required" in result.stderr
 
 
 @pytest.mark.parametrize("function", sorted(LOADED))
