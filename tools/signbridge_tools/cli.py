@@ -230,10 +230,15 @@ def lease_active(delivery: DeliveryRecord) -> bool:
 
 
 # --- order ----------------------------------------------------------------------------------
-def order_show(args: argparse.Namespace, target: Target) -> int:
-    state = target.store().get_order_state(args.order_id)
+def existing_order(store: Store, order_id: str, target: Target) -> OrderState:
+    state = store.get_order_state(order_id)
     if state is None:
-        raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+        raise ConsoleError(f"No order {order_id!r} in table {target.table_name}.")
+    return state
+
+
+def order_show(args: argparse.Namespace, target: Target) -> int:
+    state = existing_order(target.store(), args.order_id, target)
     if args.json:
         print(json.dumps(order_view(state), indent=2, sort_keys=True))
         return 0
@@ -287,9 +292,7 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
 
 def order_retry(args: argparse.Namespace, target: Target) -> int:
     store = target.store()
-    state = store.get_order_state(args.order_id)
-    if state is None:
-        raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+    state = existing_order(store, args.order_id, target)
     # The order's own deliveries, then its events' (in their order), so an order retried after it
     # failed somewhere is followed by the events that failed because of it.
     deliveries = sorted(state.deliveries, key=lambda d: d.destination) + sorted(
@@ -333,9 +336,7 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
     seq: int | None = None
     where = f"{args.order_id} / {args.destination}"
     if args.event:
-        state = store.get_order_state(args.order_id)
-        if state is None:
-            raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+        state = existing_order(store, args.order_id, target)
         record = next((e for e in state.events if e.event_id == args.event), None)
         if record is None:
             known = ", ".join(e.event_id for e in state.events) or "none"
@@ -344,8 +345,7 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
         where += f" / event {args.event}"
     delivery = store.get_delivery(args.order_id, args.destination, seq)
     if delivery is None:
-        if store.get_order_state(args.order_id) is None:
-            raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+        existing_order(store, args.order_id, target)
         if seq is None:
             raise ConsoleError(f"Order {args.order_id!r} has no delivery to {args.destination!r}.")
         raise ConsoleError(f"Order {args.order_id!r} has no delivery of event {args.event!r} to {args.destination!r}.")
@@ -429,9 +429,7 @@ def cancellations_list(args: argparse.Namespace, target: Target) -> int:
 def cancellations_done(args: argparse.Namespace, target: Target) -> int:
     """A person cancelled the order at Dropday: the flag is settled (it leaves the listing)."""
     store = target.store()
-    state = store.get_order_state(args.order_id)
-    if state is None:
-        raise ConsoleError(f"No order {args.order_id!r} in table {target.table_name}.")
+    state = existing_order(store, args.order_id, target)
     flagged = [
         d
         for d in state.event_deliveries

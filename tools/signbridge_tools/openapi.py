@@ -233,7 +233,8 @@ SIGNED_BODY_ERRORS = [
 ]
 PRODUCT_ERRORS = [*SIGNED_BODY_ERRORS, Conflict, PlatformFailed, PlatformTimeout]
 WEBHOOK_ERRORS = SIGNED_BODY_ERRORS  # never 409: a redelivery is acknowledged
-CREATE_ORDER_ERRORS = [
+# What the platform's (optionally signed) bodies can be refused for, on POST /orders and its events.
+PLATFORM_BODY_ERRORS = [
     PayloadTooLarge,
     TooLargeToStore,
     UnsupportedMediaType,
@@ -244,6 +245,9 @@ CREATE_ORDER_ERRORS = [
     ConfigurationError,
     *JSON_ERRORS,
     ValidationFailed,
+]
+CREATE_ORDER_ERRORS = [
+    *PLATFORM_BODY_ERRORS,
     UnknownProduct,
     TotalsMismatch,
     NotStorable,
@@ -253,16 +257,7 @@ CREATE_ORDER_ERRORS = [
 ]
 GET_ORDER_ERRORS = [NotFound, ValidationFailed, StoreUnavailable, SignbridgeError]
 ORDER_EVENT_ERRORS = [
-    PayloadTooLarge,
-    TooLargeToStore,
-    UnsupportedMediaType,
-    SignatureMissing,  # only when PLATFORM_ORDERS_SECRET_PARAM is set
-    TimestampMalformed,
-    TimestampStale,
-    SignatureInvalid,
-    ConfigurationError,
-    *JSON_ERRORS,
-    ValidationFailed,
+    *PLATFORM_BODY_ERRORS,
     NotStorable,
     NotFound,
     Conflict,

@@ -231,17 +231,9 @@ class Forwarder:
         try:
             request = port.prepare(OrderContext(order, custom, products))
         except MappingFailed as exc:
-            count("DeliveryMappingFailed")
-            logger.error("order cannot be mapped", extra={**log, "field": exc.field, "reason": str(exc)})
-            return attempt.finish(
-                DeliveryState.FAILED,
-                error=DeliveryError(code="mapping_failed", message=str(exc), fields={exc.field: [str(exc)]}),
-            )
+            return attempt.unmappable(exc)
         if request is None:
-            return attempt.finish(
-                DeliveryState.SKIPPED,
-                error=DeliveryError(code="nothing_to_send", message="Nothing in this order is for this destination."),
-            )
+            return attempt.nothing_to_send("Nothing in this order is for this destination.")
 
         if port.confirms_by_webhook:
             confirmation = next((link for link in state.sc_orders if port.confirms(request, link)), None)
@@ -312,19 +304,9 @@ class Forwarder:
         try:
             request = port.prepare_event(context)
         except MappingFailed as exc:
-            count("DeliveryMappingFailed")
-            logger.error("order event cannot be mapped", extra={**attempt.log, "field": exc.field})
-            return attempt.finish(
-                DeliveryState.FAILED,
-                error=DeliveryError(code="mapping_failed", message=str(exc), fields={exc.field: [str(exc)]}),
-            )
+            return attempt.unmappable(exc)
         if request is None:
-            return attempt.finish(
-                DeliveryState.SKIPPED,
-                error=DeliveryError(
-                    code="nothing_to_send", message=f"Nothing to send to {destination} for this event."
-                ),
-            )
+            return attempt.nothing_to_send(f"Nothing to send to {destination} for this event.")
         if isinstance(request, ActionRequired):
             count(request.metric)
             logger.critical("a person must act on an order event", extra={**attempt.log, "code": request.code})
@@ -435,6 +417,18 @@ class _Attempt:
         ):
             logger.warning("lease lost before the outcome was recorded", extra=self.log)
         return state
+
+    def unmappable(self, exc: MappingFailed) -> DeliveryState:
+        """The request cannot be expressed in the destination's format: failed, naming the field."""
+        count("DeliveryMappingFailed")
+        logger.error("cannot be mapped", extra={**self.log, "field": exc.field, "reason": str(exc)})
+        return self.finish(
+            DeliveryState.FAILED,
+            error=DeliveryError(code="mapping_failed", message=str(exc), fields={exc.field: [str(exc)]}),
+        )
+
+    def nothing_to_send(self, message: str) -> DeliveryState:
+        return self.finish(DeliveryState.SKIPPED, error=DeliveryError(code="nothing_to_send", message=message))
 
     def later(self, state: DeliveryState, delay: float, error: DeliveryError, **changes: Any) -> DeliveryState:
         delay = max(1.0, delay)

@@ -14,14 +14,15 @@ What each destination gets (README, "Order events"):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from signbridge.errors import Conflict, NotFound, StoreUnavailable, ValidationFailed
 from signbridge.models.events import EventType, LineStanding, OrderEvent, OrderStanding
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderEventRecord
-from signbridge.models.order import FinancialStatus, Order
+from signbridge.models.order import FinancialStatus, LineItem, Order
 from signbridge.settings import Destination
 from signbridge.store.orders import OrderState
 from signbridge.store.orders import OrderStore as Store
@@ -73,6 +74,32 @@ def _problem(field: str, message: str, **numbers: Any) -> dict[str, Any]:
     return {"field": field, "message": message, **numbers}
 
 
+class _NamesALine(Protocol):
+    @property
+    def line_id(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_NamesALine)
+
+
+def _named_lines(
+    payload: str, entries: Sequence[_N], lines: dict[str, LineItem], problems: list[dict[str, Any]]
+) -> Iterator[tuple[str, _N, LineItem]]:
+    """Each entry of a refund's or fulfilment's lines with the order line it names, once; an
+    unknown or repeated line id is a problem instead."""
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        where = f"{payload}.lines.{index}"
+        line = lines.get(entry.line_id)
+        if line is None:
+            problems.append(_problem(f"{where}.line_id", "no line of the order has this id", received=entry.line_id))
+        elif entry.line_id in seen:
+            problems.append(_problem(f"{where}.line_id", f"the line is named twice in this {payload}"))
+        else:
+            seen.add(entry.line_id)
+            yield where, entry, line
+
+
 def contradictions(order: Order, now: OrderStanding, event: OrderEvent) -> list[dict[str, Any]]:
     """Every way ``event`` contradicts the order as it stands (empty when it does not)."""
     problems: list[dict[str, Any]] = []
@@ -121,19 +148,7 @@ def contradictions(order: Order, now: OrderStanding, event: OrderEvent) -> list[
                     received=event.refund.shipping,
                 )
             )
-        seen: set[str] = set()
-        for index, refunded in enumerate(event.refund.lines):
-            where, line_id = f"refund.lines.{index}", refunded.line_id
-            line = lines.get(line_id)
-            if line is None:
-                problems.append(
-                    _problem(f"{where}.line_id", "no line of the order has this id", received=refunded.line_id)
-                )
-                continue
-            if refunded.line_id in seen:
-                problems.append(_problem(f"{where}.line_id", "the line is named twice in this refund"))
-                continue
-            seen.add(refunded.line_id)
+        for where, refunded, line in _named_lines("refund", event.refund.lines, lines, problems):
             before = now.lines[line.id]
             if before.refunded_quantity + refunded.quantity > line.quantity:
                 problems.append(
@@ -154,19 +169,7 @@ def contradictions(order: Order, now: OrderStanding, event: OrderEvent) -> list[
                     )
                 )
     if event.fulfilment is not None:
-        seen = set()
-        for index, shipped in enumerate(event.fulfilment.lines):
-            where, line_id = f"fulfilment.lines.{index}", shipped.line_id
-            line = lines.get(line_id)
-            if line is None:
-                problems.append(
-                    _problem(f"{where}.line_id", "no line of the order has this id", received=shipped.line_id)
-                )
-                continue
-            if shipped.line_id in seen:
-                problems.append(_problem(f"{where}.line_id", "the line is named twice in this fulfilment"))
-                continue
-            seen.add(shipped.line_id)
+        for where, shipped, line in _named_lines("fulfilment", event.fulfilment.lines, lines, problems):
             if not line.shippable:
                 problems.append(_problem(f"{where}.line_id", "the line is not shippable"))
             left = line.quantity - now.lines[line.id].fulfilled_quantity

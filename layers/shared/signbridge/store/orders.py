@@ -87,33 +87,22 @@ def _index(delivery: DeliveryRecord, now: int) -> dict[str, Any]:
 
 
 class OrderStore(TableAccess):
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A transaction's Put of an item that must not exist yet."""
+        return {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+
     def create_order(self, order: OrderRecord, deliveries: list[DeliveryRecord]) -> bool:
         """Write the order and its deliveries in one transaction; False if the order existed.
 
         The deliveries' INSERTs on the table's stream are the outbox: there is no second write
         to the queue that a crash could lose.
         """
-        items = [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": to_item(order_key(order.order_id), order),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        ]
+        items = [self._put_new(to_item(order_key(order.order_id), order))]
         now = int(time.time())
         deliveries = [d if d.created_at else d.model_copy(update={"created_at": now}) for d in deliveries]
         deliveries = [d.model_copy(update={"waiting_since": d.waiting_since or d.created_at}) for d in deliveries]
         items += [
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": to_item(delivery_key(d.order_id, d.destination), d, **_index(d, now)),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-            for d in deliveries
+            self._put_new(to_item(delivery_key(d.order_id, d.destination), d, **_index(d, now))) for d in deliveries
         ]
         try:
             with dependency():
@@ -371,24 +360,12 @@ class OrderStore(TableAccess):
                     },
                 }
             },
-            {
-                "Put": {
-                    "TableName": self.table_name,
-                    "Item": to_item(order_event_key(event.order_id, event.event_id), event),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            },
+            self._put_new(to_item(order_event_key(event.order_id, event.event_id), event)),
         ]
         for d in deliveries:
             d = d if d.created_at else d.model_copy(update={"created_at": now})
             items.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": to_item(delivery_key(d.order_id, d.destination, d.event_seq), d, **_index(d, now)),
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
+                self._put_new(to_item(delivery_key(d.order_id, d.destination, d.event_seq), d, **_index(d, now)))
             )
         try:
             with dependency():
