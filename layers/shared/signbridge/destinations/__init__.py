@@ -6,7 +6,9 @@ provider's request models, mapper, client and settings, and exposing (see ``Plug
 - ``SETTINGS``: its pydantic-settings class (its own environment variables);
 - ``missing(settings, credential)``: what is not configured yet, or None when it can be used;
 - ``build(settings, credential)``: the ``DestinationPort`` the forwarding engine delivers with,
-  or None when it is not configured.
+  or None when it is not configured;
+- ``not_forwarded(event_type)``: why an order event of this type is recorded only (its delivery
+  written ``skipped`` with this reason, never queued), or None when it goes to the forwarder.
 
 Importing this module or a provider's package loads no HTTP client, mapper or country data: a
 provider's ``build`` imports them, so a forwarder container loads only the destinations it
@@ -58,6 +60,8 @@ class Plugin(Protocol):
     def missing(self, settings: Any, credential: Credential) -> str | None: ...
 
     def build(self, settings: Any, credential: Credential) -> DestinationPort | None: ...
+
+    def not_forwarded(self, event_type: str) -> str | None: ...
 
 
 def plugin(name: str) -> Plugin:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from signbridge.destinations import plugin
 from signbridge.errors import Conflict, NotFound, StoreUnavailable, ValidationFailed
 from signbridge.models.events import EventType, LineStanding, OrderEvent, OrderStanding
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderEventRecord
@@ -190,18 +191,9 @@ def event_delivery(destination: str, event: OrderEvent, order_id: str, seq: int,
     pending = DeliveryRecord(
         order_id=order_id, destination=destination, state=DeliveryState.PENDING, updated_at=at, event_seq=seq
     )
-    if destination == Destination.ONWARD:
+    reason = plugin(destination).not_forwarded(event.type)
+    if reason is None:
         return pending
-    if destination == Destination.DROPDAY and event.type is EventType.CANCELLED:
-        return pending  # decided once the order's own delivery to Dropday has settled
-    if destination == Destination.DROPDAY:
-        reason = (
-            "Dropday documents no update endpoint; a paid event releases a delivery held until paid."
-            if event.type is EventType.PAID
-            else "Dropday documents no update endpoint: recorded only."
-        )
-    else:
-        reason = "Sign Customiser documents no endpoint for order events: recorded only."
     return pending.model_copy(
         update={"state": DeliveryState.SKIPPED, "last_error": DeliveryError(code="not_forwarded", message=reason)}
     )

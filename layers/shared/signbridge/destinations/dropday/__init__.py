@@ -18,6 +18,16 @@ if TYPE_CHECKING:
 SETTINGS = DropdaySettings
 
 
+def not_forwarded(event_type: str) -> str | None:
+    from signbridge.models.events import EventType  # here: the package itself loads no order models
+
+    if event_type == EventType.CANCELLED:
+        return None  # the forwarder decides once the order's own delivery has settled
+    if event_type == EventType.PAID:
+        return "Dropday documents no update endpoint; a paid event releases a delivery held until paid."
+    return "Dropday documents no update endpoint: recorded only."
+
+
 def _key(settings: DropdaySettings, credential: Credential) -> str:
     return credential(settings.dropday_api_key_param, settings.dropday_api_key, "DROPDAY_API_KEY_PARAM")
 

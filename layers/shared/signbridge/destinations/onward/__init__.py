@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 SETTINGS = OnwardSettings
 
 
+def not_forwarded(event_type: str) -> str | None:
+    return None  # every event reaches Onward: an order update, an insurance refund or a shipment
+
+
 def _key(settings: OnwardSettings, credential: Credential) -> str:
     return credential(settings.onward_api_key_param, settings.onward_api_key, "ONWARD_API_KEY_PARAM")
 

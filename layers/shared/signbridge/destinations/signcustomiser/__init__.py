@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 SETTINGS = SignCustomiserSettings
 
 
+def not_forwarded(event_type: str) -> str | None:
+    return "Sign Customiser documents no endpoint for order events: recorded only."
+
+
 def _token(settings: SignCustomiserSettings, credential: Credential) -> str:
     return credential(
         settings.signcustomiser_api_token_param, settings.signcustomiser_api_token, "SIGNCUSTOMISER_API_TOKEN_PARAM"
