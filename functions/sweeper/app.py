@@ -64,6 +64,7 @@ def _publish(report: SweepReport) -> None:
         unit = MetricUnit.Seconds if name.endswith("Seconds") else MetricUnit.Count
         metrics.add_metric(name=name, unit=unit, value=value)
     metrics.add_metric(name="DeliveriesReenqueued", unit=MetricUnit.Count, value=report.reenqueued)
+    metrics.add_metric(name="InDoubtCheckFailed", unit=MetricUnit.Count, value=report.errors)
 
 
 @logger.inject_lambda_context
@@ -89,6 +90,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "oldest_unsettled_seconds": max(report.oldest_unsettled.values(), default=0),
         "awaiting_operator": sum(report.awaiting_operator.values()),
         "queue_backlog": report.backlog,
+        "errors": report.errors,
         "counts": {f"{d}#{s}": n for (d, s), n in report.counts.items() if n},
     }
     logger.info("sweep done", extra=summary)

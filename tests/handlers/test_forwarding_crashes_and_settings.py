@@ -17,6 +17,7 @@ from tests.handlers.test_order_events import (
     ORDER_ID,
     SHIPMENT_EVENTS_PATH,
     onward_calls,
+    order_view,
     post_event,
     post_order,
 )
@@ -31,15 +32,15 @@ def event_delivery(seq: int) -> Any:
 
 
 def die_after_sending(seq: int | None, destination: str = "onward") -> None:
-    """A worker claimed the delivery, recorded sent_at, sent, and died: its 1 s lease expires."""
+    """A worker claimed the delivery, recorded sent_at, sent, and died, long enough ago that its
+    1 s lease has run out (a claim dated in the past: no sleep)."""
     store = Store("signbridge-test")
-    now = int(time.time())
+    now = int(time.time()) - 100
     current = store.get_delivery(ORDER_ID, destination, seq)
     assert current is not None
     claim = store.claim_delivery(ORDER_ID, destination, "dead-worker", now, 1, "then", current.gen, seq)
     assert claim is not None
     assert store.mark_sent(ORDER_ID, destination, "dead-worker", now, event_seq=seq)
-    time.sleep(2.1)  # the lease has expired
 
 
 def test_a_shipment_status_sent_by_a_worker_that_died_is_not_resent_after_onward_was_held_for_a_while(
@@ -143,5 +144,35 @@ def test_one_destinations_malformed_setting_holds_its_deliveries_and_leaves_the_
 
     forwarding_root.announce_destinations()  # the forwarder's cold start must survive it
     assert forwarding_root.destination("dropday").name == "dropday"
-    with pytest.raises(DestinationUnavailable):
+    with pytest.raises(DestinationUnavailable, match="ONWARD_BASE_URL"):
         forwarding_root.destination("onward")
+
+
+def test_a_malformed_onward_base_url_holds_onward_naming_the_variable(pipeline, fakes, configure, lambda_context):
+    _sc, dd, _on = fakes
+    configure(ONWARD_BASE_URL="app.useonward.com")  # no scheme
+    post_order(fixture("canonical_order.json"), lambda_context)
+    pipeline.run_until(lambda: forwarding_root.store().get_delivery(ORDER_ID, "onward").state is DeliveryState.HELD)
+    pipeline.run_until(lambda: dd.created_count(ORDER_ID) == 1)
+
+    onward = forwarding_root.store().get_delivery(ORDER_ID, "onward")
+    assert onward.last_error is not None and onward.last_error.code == "destination_misconfigured"
+    assert "ONWARD_BASE_URL" in onward.last_error.message
+    assert forwarding_root.store().get_delivery(ORDER_ID, "dropday").state is DeliveryState.DELIVERED
+
+
+def test_a_crashed_shipment_update_in_doubt_prints_the_event_in_its_resolve_command(pipeline, fakes, lambda_context):
+    """The operator copies this command: without --event it would name the order's own delivery."""
+    post_order(fixture("canonical_order.json"), lambda_context)
+    post_event(FULFILLED, lambda_context)
+    pipeline.run_until_idle()
+    post_event(IN_TRANSIT, lambda_context)
+    store = Store("signbridge-test")
+    then = int(time.time()) - 100  # a claim whose lease ran out long ago: no sleep needed
+    assert store.claim_delivery(ORDER_ID, "onward", "dead-worker", then, 1, "then", 0, 2) is not None
+    assert store.mark_sent(ORDER_ID, "onward", "dead-worker", then, event_seq=2)
+    pipeline.run_until_idle()
+
+    entry = order_view(lambda_context)["timeline"][1]["deliveries"]["onward"]
+    assert entry["state"] == "in_doubt"
+    assert f"signbridge order resolve {ORDER_ID} onward --event {IN_TRANSIT['id']}" in entry["last_error"]["message"]

@@ -15,6 +15,7 @@ from signbridge import forwarding_root
 from signbridge.errors import StoreUnavailable
 from signbridge.logic.outbox import message_body, parse_message
 from signbridge.logic.sweeper import sweep
+from signbridge.mappers.errors import MappingFailed
 from signbridge.models.items import DeliveryRecord, DeliveryState
 from signbridge.store import Store
 from tests.conftest import load_function
@@ -179,4 +180,37 @@ def test_an_in_doubt_delivery_whose_message_was_lost_is_brought_to_an_operator(
         grace_seconds=900,
     )
 
-    assert report.reenqueued == 1 or report.awaiting_operator["signcustomiser"] == 1
+    # Never re-sent by the sweeper (Sign Customiser may have it): brought to a person instead.
+    assert report.reenqueued == 0
+    assert report.awaiting_operator["signcustomiser"] == 1
+    assert len(sc.requests) == 1
+
+
+def test_an_in_doubt_delivery_that_cannot_be_checked_does_not_stop_the_sweep(
+    pipeline: Pipeline, fakes, configure, lambda_context
+):
+    sc, _dd, _on = fakes
+    configure(ROUTE_PLATFORM_ORDERS_TO="signcustomiser,dropday")
+    sc.add_faults({"status": 502, "accept": True})
+    post_order(lambda_context)
+    pipeline.pump_stream()
+    pipeline.run_forwarder_once()
+    assert delivery("signcustomiser").state is DeliveryState.IN_DOUBT
+
+    def cannot_check(_delivery: Any) -> bool:
+        raise MappingFailed("the order can no longer be mapped", field="shipping_address.province")
+
+    report = sweep(
+        forwarding_root.store(),
+        ["signcustomiser", "dropday"],
+        lambda _m: None,
+        cannot_check,
+        now=int(time.time()) + 86_400,
+        grace_seconds=900,
+    )
+
+    # Counted as failed to check, still in doubt and awaiting a person; the next destination swept.
+    assert report.errors == 1
+    assert report.awaiting_operator == {"signcustomiser": 1, "dropday": 0}
+    assert ("dropday", DeliveryState.PENDING) in report.counts
+    assert delivery("signcustomiser").state is DeliveryState.IN_DOUBT

@@ -209,6 +209,12 @@ class Forwarder:
             # The last attempt said it was sending an event's request that must not be sent
             # twice, then died. Nothing can confirm an event: it is in doubt, before anything
             # (waiting for an earlier event, failing) could release the lease and forget it.
+            # Its platform id goes into the resolve command the operator is given.
+            crashed_state = self.store.get_order_state(order_id)
+            attempt.event_id = next(
+                (e.event_id for e in (crashed_state.events if crashed_state else []) if e.seq == message.event_seq),
+                None,
+            )
             return attempt.doubt(claim.delivery.sent_at or now, "an earlier attempt was never answered", False)
 
         try:

@@ -37,6 +37,8 @@ class SweepReport:
     awaiting_operator: dict[str, int] = field(default_factory=dict)
     # Re-enqueueing was skipped: the queue had a backlog (overdue deliveries are probably in it)
     backlog: int = 0
+    # In-doubt deliveries whose confirmation could not be checked (each logged with its error)
+    errors: int = 0
 
 
 def _since(delivery: DeliveryRecord) -> int:
@@ -75,7 +77,18 @@ def sweep(
                     extra={"order_id": delivery.order_id, "destination": destination, "state": state},
                 )
         for delivery in store.deliveries_in_state(destination, DeliveryState.IN_DOUBT, due_before=now + 1):
-            if confirm(delivery):
+            try:
+                confirmed = confirm(delivery)
+            except Exception:
+                # One delivery that cannot be checked (its order unmappable now, say) must not stop
+                # the sweep of the others or their gauges: counted (InDoubtCheckFailedAlarm).
+                report.errors += 1
+                logger.exception(
+                    "in-doubt delivery could not be checked",
+                    extra={"order_id": delivery.order_id, "destination": destination},
+                )
+                continue
+            if confirmed:
                 report.confirmed += 1
                 logger.info("in-doubt delivery confirmed", extra={"order_id": delivery.order_id})
         oldest = 0
