@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from signbridge.destinations.signcustomiser.mapper import to_sc_order_record
 from signbridge.errors import ValidationFailed
 from signbridge.inbound_http import field_errors, parse_model
 from signbridge.logic.limits import ensure_storable
+from signbridge.mappers.webhook_record import to_sc_order_record
 from signbridge.models.items import WebhookDelivery
 from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
 from signbridge.settings import Destination

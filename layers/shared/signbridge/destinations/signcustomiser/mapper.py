@@ -12,9 +12,7 @@ from signbridge.destinations.signcustomiser.models import (
 )
 from signbridge.iso import UnknownCode, country_alpha2, subdivision_code
 from signbridge.mappers.errors import MappingFailed
-from signbridge.models.items import ScOrderRecord
 from signbridge.models.order import Address, Customer, Order
-from signbridge.models.signcustomiser import ScWebhookOrder
 
 
 def _address(address: Address, customer: Customer, field: str) -> ScOrderAddress:
@@ -66,19 +64,4 @@ def to_signcustomiser_order(
             ScOrderProduct(external_id=line.external_id, quantity=line.quantity, price=line.unit_price)
             for line in lines
         ],
-    )
-
-
-def to_sc_order_record(order: ScWebhookOrder, received_at: str) -> ScOrderRecord:
-    """What signbridge keeps of an order:created webhook's order."""
-    return ScOrderRecord(
-        sc_order_id=order.order_id,
-        order_number=order.order_number,
-        external_order_number=order.external_order_number,
-        external_id=order.external_id,
-        order_total=order.order_total,
-        app_total=order.app_total,
-        currency=order.currency,
-        received_at=received_at,
-        product_external_ids=[p.external_id for p in order.products if p.external_id],
     )
