@@ -272,7 +272,8 @@ def accept_order_event(order_id: str, event: OrderEvent, store: Store) -> EventI
             if Destination.DROPDAY in state.order.destinations:
                 _apply_to_dropday(order_id, event, store, at)
             after = store.get_order_state(order_id)
-            assert after is not None
+            if after is None:  # only if the order was deleted in between
+                raise StoreUnavailable("The order could not be read back; retry shortly.")
             return EventIntake(created=True, event=record, state=after)
         # Another event of this order was recorded meanwhile (or this very one): read again.
     raise StoreUnavailable("Too many events for this order at once; retry shortly.")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from signbridge.errors import Conflict, NotFound, TotalsMismatch, UnknownProduct, ValidationFailed
+from signbridge.errors import Conflict, NotFound, StoreUnavailable, TotalsMismatch, UnknownProduct, ValidationFailed
 from signbridge.logic.limits import ensure_storable
 from signbridge.logic.order_events import timeline
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
@@ -111,8 +111,9 @@ def persist_order(
             for d in deliveries
         ]
     created = store.create_order(record, deliveries)
-    state = store.get_order_state(order.id)
-    assert state is not None  # it was just written, or it existed
+    state = store.get_order_state(order.id)  # a consistent read of what was just written, or existed
+    if state is None:  # only if it was deleted in between: the platform's retry writes it again
+        raise StoreUnavailable("The order could not be read back; retry shortly.")
     if not created and state.order.origin == origin and state.order.digest != record.digest:
         raise Conflict(
             "An order with this id was already received with different content.",
