@@ -6,6 +6,9 @@
 #   local/podman.sh up        install, write the configuration, start the API service; prints DOCKER_HOST
 #   local/podman.sh env       print the exports a shell needs to use this engine (podman CLI and DOCKER_HOST)
 #   local/podman.sh qemu      register qemu-user-static for arm64 containers (opt-in, slow)
+#   local/podman.sh bridge IMAGE    make sure the default network's bridge is up (runs one throwaway
+#                             container from IMAGE when it is not); prints the address containers reach this machine on
+#   local/podman.sh bridge-down     remove that bridge, as on a machine that never ran a container (tests)
 #   local/podman.sh down      stop the API service (idempotent)
 #   local/podman.sh status    is the service answering?
 #
@@ -125,6 +128,34 @@ cmd_down() {
   if mountpoint -q "$STATE/storage/overlay" 2>/dev/null; then umount "$STATE/storage/overlay" 2>/dev/null || true; fi
 }
 
+# Podman (CNI) creates its default bridge (cni-podman0, 10.88.0.1) only when the first container
+# on the default network starts: until then nothing can listen on the gateway address. One
+# throwaway container brings it up; it then stays for the machine's life.
+network_field() { podman network inspect podman --format "$1"; }
+gateway() { network_field '{{range .Subnets}}{{.Gateway}}{{end}}'; }
+bridge_up() { ip -o -4 addr show 2>/dev/null | grep -qF " $(gateway)/"; }
+
+cmd_bridge() {
+  local image="${1:?usage: local/podman.sh bridge IMAGE}" i
+  if ! bridge_up; then
+    log "bringing up Podman's default bridge ($(network_field '{{.NetworkInterface}}'), $(gateway)) with one throwaway container"
+    podman run --rm --network podman --entrypoint /bin/true "$image" >>"$LOGFILE" 2>&1 ||
+      { tail -n 20 "$LOGFILE" >&2; die "a container could not be started on the default network"; }
+    for i in $(seq 1 50); do bridge_up && break; sleep 0.1; done
+    bridge_up || die "the bridge's address $(gateway) did not appear after a container ran"
+  fi
+  gateway
+}
+
+cmd_bridge_down() {
+  local interface
+  interface="$(network_field '{{.NetworkInterface}}')"
+  if ip link show "$interface" >/dev/null 2>&1; then
+    ip link delete "$interface"
+    log "removed $interface (as on a machine that never ran a container)"
+  fi
+}
+
 cmd_env() {
   printf 'export CONTAINERS_CONF=%q CONTAINERS_STORAGE_CONF=%q CONTAINERS_REGISTRIES_CONF=%q\n' \
     "$CONTAINERS_CONF" "$CONTAINERS_STORAGE_CONF" "$CONTAINERS_REGISTRIES_CONF"
@@ -137,6 +168,8 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   env) cmd_env ;;
+  bridge) shift; cmd_bridge "$@" ;;
+  bridge-down) cmd_bridge_down ;;
   status) answering && echo "running: unix://$SOCK" || { echo "not running"; exit 1; } ;;
-  *) echo "usage: local/podman.sh install|up|env|qemu|down|status" >&2; exit 2 ;;
+  *) echo "usage: local/podman.sh install|up|env|qemu|bridge IMAGE|bridge-down|down|status" >&2; exit 2 ;;
 esac

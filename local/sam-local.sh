@@ -64,7 +64,10 @@ else
   T="$(now)"
   bash local/lambda-image.sh "$ARCH" || { log "the stand-in Lambda image could not be built"; exit 3; }
   IMAGE_S="$(since "$T")"
-  HOST_IP="$(podman network inspect podman --format '{{range .Subnets}}{{.Gateway}}{{end}}')"
+  # SAMLOCAL_FRESH_BRIDGE=1 (the samlocal suite): first remove the default bridge, so that every
+  # run takes the path of a machine that never ran a container.
+  if [[ "${SAMLOCAL_FRESH_BRIDGE:-}" == 1 ]]; then bash local/podman.sh bridge-down; BRIDGE=removed; else BRIDGE=kept; fi
+  HOST_IP="$(bash local/podman.sh bridge "public.ecr.aws/lambda/python:3.13-$ARCH")" || exit 3
   log "using Podman at $DOCKER_HOST (engine ready in ${PROVISION_S} s, image in ${IMAGE_S} s; containers reach this machine on $HOST_IP)"
 fi
 [[ -n "$HOST_IP" ]] || die "could not tell the address containers reach this machine on"
@@ -99,7 +102,7 @@ status=0
   --host-ip "$HOST_IP" --engine "$ENGINE" $([[ "$ARCH" == "$NATIVE" ]] || echo --emulated) || status=$?
 INVOKE_S="$(since "$T")"
 cat >"$STATE/timings.json" <<EOF
-{"engine": "$ENGINE", "arch": "$ARCH", "engine_seconds": ${PROVISION_S:-0}, "image_seconds": ${IMAGE_S:-0},
+{"engine": "$ENGINE", "arch": "$ARCH", "bridge_before_run": "${BRIDGE:-docker}", "engine_seconds": ${PROVISION_S:-0}, "image_seconds": ${IMAGE_S:-0},
  "stack_seconds": $STACK_S, "build_seconds": $BUILD_S, "invoke_seconds": $INVOKE_S, "total_seconds": $(since "$T0")}
 EOF
 log "engine ${PROVISION_S:-0} s, image ${IMAGE_S:-0} s, stack $STACK_S s, build $BUILD_S s, invocations $INVOKE_S s, total $(since "$T0") s"

@@ -18,6 +18,7 @@ import pytest
 from tests.support.template import ROOT
 
 RESULTS = ROOT / ".local" / "sam-local" / "results.json"
+TIMINGS = ROOT / ".local" / "sam-local" / "timings.json"
 NO_ENGINE = 3  # local/sam-local.sh's exit status when no container engine can be provisioned
 
 
@@ -32,9 +33,18 @@ def samlocal() -> dict[str, Any]:
     """The results of one `local/sam-local.sh` run (what `make sam-local` runs)."""
     if os.environ.get("SIGNBRIDGE_SAMLOCAL") not in ("1", "required"):
         pytest.skip("sam local invoke suite is opt-in: set SIGNBRIDGE_SAMLOCAL=1 (CI: =required)")
-    done = subprocess.run(["bash", str(ROOT / "local" / "sam-local.sh")], cwd=ROOT, capture_output=True, text=True)
+    # Every run first removes Podman's default bridge, as on a machine that never ran a container:
+    # the fresh-machine path is taken on every machine, not only on a new one.
+    env = {**os.environ, "SAMLOCAL_FRESH_BRIDGE": "1"}
+    for stale in (RESULTS, TIMINGS):
+        stale.unlink(missing_ok=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "local" / "sam-local.sh")], cwd=ROOT, capture_output=True, text=True, env=env
+    )
     if done.returncode == NO_ENGINE:
         _not_run(f"no container engine for sam local invoke on this machine:\n{done.stderr[-2000:]}")
     if not RESULTS.exists():
         pytest.fail(f"local/sam-local.sh exited {done.returncode} without results:\n{done.stderr[-4000:]}")
-    return dict(json.loads(RESULTS.read_text()))
+    results = dict(json.loads(RESULTS.read_text()))
+    results["timings"] = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    return results
