@@ -115,12 +115,13 @@ def dropday_delivery(dynamodb_url: str) -> dict[str, Any]:
     from signbridge.models.order import Order
     from signbridge.settings import Destination
     from tests.support.events import fixture
+    from tests.support.routes import routes
 
     os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = dynamodb_url
     body = fixture("canonical_order.json")
     body["id"] = order_id = f"bench-{uuid.uuid4().hex}"
     store = forwarding_root.store()
-    persist_order(Order.model_validate(body), ORIGIN_PLATFORM, [Destination.DROPDAY], set(), store)
+    persist_order(Order.model_validate(body), ORIGIN_PLATFORM, routes(Destination.DROPDAY), set(), store)
     message = message_body(DeliveryMessage(order_id, Destination.DROPDAY))
     event = delivery_message()
     event["Records"][0]["body"] = message

@@ -33,6 +33,7 @@ from signbridge.settings import Destination
 from signbridge.tracing import tracer
 from signbridge_tools.fakes import DropdayFake
 from tests.conftest import BASE_ENV, LambdaContext, load_function
+from tests.support.routes import routes
 from tests.support.events import fixture
 from tests.support.template import table_definition
 
@@ -77,7 +78,7 @@ class Batches:
             body = copy.deepcopy(self.template)
             body["id"] = order_id = f"bench-{self.count}-{i}-{uuid.uuid4().hex[:8]}"
             persist_order(
-                Order.model_validate(body), ORIGIN_PLATFORM, [Destination.DROPDAY], set(), forwarding_root.store()
+                Order.model_validate(body), ORIGIN_PLATFORM, routes(Destination.DROPDAY), set(), forwarding_root.store()
             )
             message = message_body(DeliveryMessage(order_id, Destination.DROPDAY))
             records.append(

@@ -42,9 +42,7 @@ def create_order() -> Response:
     settings = root.settings()
     body = _platform_body(settings)
     order = parse_model(Order, body)
-    intake = accept_platform_order(
-        order, root.store(), settings.route_platform_orders_to, settings.dropday_hold_until_paid
-    )
+    intake = accept_platform_order(order, root.store(), root.routes())
     logger.info("order received", extra={"order_id": order.id, "new_order": intake.created})
     metrics.add_metric(name="OrderAccepted" if intake.created else "OrderRepeated", unit="Count", value=1)
     return Response(
@@ -52,13 +50,20 @@ def create_order() -> Response:
     )
 
 
+def _decoded(order_id: str) -> str:
+    """The route captures the raw path segment; API Gateway's pathParameters hold it decoded
+    (`shop%3A1001` is `shop:1001`)."""
+    return (app.current_event.path_parameters or {}).get("order_id", order_id)
+
+
 @app.post("/orders/<order_id>/events")
 @tracer.capture_method
 def post_order_event(order_id: str) -> Response:
+    order_id = _decoded(order_id)
     settings = root.settings()
     body = _platform_body(settings)
     event = parse_model(OrderEvent, body)
-    intake = accept_order_event(order_id, event, root.store())
+    intake = accept_order_event(order_id, event, root.store(), root.traits())
     logger.info("order event received", extra={"order_id": order_id, "event_id": event.id, "new": intake.created})
     metrics.add_metric(name="OrderEventAccepted" if intake.created else "OrderEventRepeated", unit="Count", value=1)
     return Response(
@@ -69,9 +74,7 @@ def post_order_event(order_id: str) -> Response:
 @app.get("/orders/<order_id>")
 @tracer.capture_method
 def get_order(order_id: str) -> dict[str, Any]:
-    # The route captures the raw path segment; API Gateway's pathParameters hold it decoded.
-    decoded = (app.current_event.path_parameters or {}).get("order_id", order_id)
-    return order_view(find_order(decoded, root.store()))
+    return order_view(find_order(_decoded(order_id), root.store()))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

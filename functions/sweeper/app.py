@@ -7,40 +7,20 @@ import gc
 
 gc.disable()  # no garbage collection while the cold start loads modules (they live as long as the container)
 
-import time
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from signbridge import clock
 from signbridge import forwarding_root as root
 from signbridge.destinations import Destination
-from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.logic.sweeper import SweepReport, sweep
-from signbridge.models.items import DeliveryState
 from signbridge.observability import logger, metrics
 from signbridge.tracing import tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
 root.warm()
-sqs = boto3.client("sqs")
-
-GAUGES = {
-    DeliveryState.PENDING: "DeliveriesPending",
-    DeliveryState.SENDING: "DeliveriesSending",
-    DeliveryState.RETRYING: "DeliveriesRetrying",
-    DeliveryState.HELD: "DeliveriesHeld",
-    DeliveryState.IN_DOUBT: "DeliveriesInDoubt",
-    DeliveryState.FAILED: "DeliveriesFailed",
-    # Not faults: own gauges, so the held / stuck alarms stay about configuration problems.
-    DeliveryState.AWAITING_PAYMENT: "DeliveriesAwaitingPayment",
-    DeliveryState.ACTION_REQUIRED: "DeliveriesActionRequired",
-}
-
-
-def _enqueue(message: DeliveryMessage) -> None:
-    sqs.send_message(QueueUrl=root.settings().delivery_queue_url, MessageBody=message_body(message))
 
 
 def _publish(report: SweepReport) -> None:
@@ -48,7 +28,7 @@ def _publish(report: SweepReport) -> None:
     namespace = metrics.namespace
     totals: dict[str, float] = {"OldestUnsettledAgeSeconds": 0, "DeliveriesAwaitingOperator": 0}
     for (destination, state), count in report.counts.items():
-        name = GAUGES[state]
+        name = state.gauge  # one per unsettled state (signbridge.lifecycle)
         totals[name] = totals.get(name, 0) + count
         with single_metric(name=name, unit=MetricUnit.Count, value=count, namespace=namespace) as metric:
             metric.add_dimension(name="destination", value=destination)
@@ -71,17 +51,15 @@ def _publish(report: SweepReport) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=root.settings().delivery_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
+    queue = root.queue()
     report = sweep(
         root.store(),
         [d.value for d in Destination],
-        _enqueue,
+        queue.enqueue,
         root.forwarder().confirm_in_doubt,
-        now=int(time.time()),
+        now=int(clock.now()),
         grace_seconds=root.settings().sweep_grace_seconds,
-        queue_backlog=int(attributes.get("ApproximateNumberOfMessages", 0)),
+        queue_backlog=queue.backlog(),
     )
     _publish(report)
     summary = {

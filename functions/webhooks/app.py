@@ -44,7 +44,7 @@ def receive_webhook() -> dict[str, bool]:
         # Also on a duplicate delivery: forwarding is idempotent, and a redelivery after a
         # failure here is how the order still gets forwarded.
         try:
-            forward_webhook_order(result.order, root.orders(), settings.forward_webhook_orders_to)
+            forward_webhook_order(result.order, root.orders(), root.routes(), root.traits())
         except (ValidationFailed, Conflict, PayloadTooLarge) as exc:
             # The delivery is recorded and acknowledged; refusing it would not make the order
             # any more complete, and a redelivery must never be a 409. Surfaced as an error log

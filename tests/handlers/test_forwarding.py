@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from signbridge.store import Store
 from tests.conftest import deliver_webhook, load_function
+from tests.support.crashes import crash_before_recording
 from tests.support.events import api_event, fixture, response_json
 
 
@@ -159,21 +159,12 @@ def test_a_crash_after_the_destination_accepted_does_not_send_twice(pipeline, fa
     sc, dd, on = fakes
     # Sign Customiser confirms every order with its signed order:created webhook.
     sc.on_order_created = lambda order: deliver_webhook(order, lambda_context)
-    crashed: set[str] = set()
-    original = Store.finish_attempt
-
-    def crash_once(self: Store, order_id: str, destination: str, *args: Any, **kwargs: Any) -> bool:
-        if destination not in crashed:
-            crashed.add(destination)
-            raise RuntimeError("the worker died after the destination accepted")
-        return original(self, order_id, destination, *args, **kwargs)
-
-    monkeypatch.setattr(Store, "finish_attempt", crash_once)
+    crashed = crash_before_recording(monkeypatch, "delivered")
     post_order(fixture("canonical_order.json"), lambda_context)
 
     pipeline.run_until_idle()
 
-    assert crashed == {"signcustomiser", "dropday", "onward"}
+    assert set(crashed) == {"signcustomiser", "dropday", "onward"}
     assert states("order-123456", lambda_context) == {
         "signcustomiser": "delivered",
         "dropday": "delivered",

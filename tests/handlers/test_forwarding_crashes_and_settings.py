@@ -5,7 +5,6 @@ it. One destination's malformed setting holds only that destination."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from signbridge import forwarding_root
@@ -21,6 +20,7 @@ from tests.handlers.test_order_events import (
     post_event,
     post_order,
 )
+from tests.support import crashes
 from tests.support.events import fixture
 from tests.support.pipeline import Pipeline
 
@@ -32,15 +32,10 @@ def event_delivery(seq: int) -> Any:
 
 
 def die_after_sending(seq: int | None, destination: str = "onward") -> None:
-    """A worker claimed the delivery, recorded sent_at, sent, and died, long enough ago that its
-    1 s lease has run out (a claim dated in the past: no sleep)."""
-    store = Store("signbridge-test")
-    now = int(time.time()) - 100
-    current = store.get_delivery(ORDER_ID, destination, seq)
-    assert current is not None
-    claim = store.claim_delivery(ORDER_ID, destination, "dead-worker", now, 1, "then", current.gen, seq)
-    assert claim is not None
-    assert store.mark_sent(ORDER_ID, destination, "dead-worker", now, event_seq=seq)
+    """A worker said it was sending the delivery's request that must not be sent twice (a shipment
+    status to Onward, an order to Sign Customiser), sent it, and died (its lease has run out)."""
+    step = "shipment_event" if destination == "onward" else "create_order"
+    crashes.die_after_sending(Store("signbridge-test"), ORDER_ID, destination, seq, step=step, resend_safe=False)
 
 
 def test_a_shipment_status_sent_by_a_worker_that_died_is_not_resent_after_onward_was_held_for_a_while(
@@ -132,7 +127,7 @@ def test_one_destinations_malformed_setting_holds_its_deliveries_and_leaves_the_
     DeliveriesHeld alarm: the attempt errors with its lease kept)."""
     import pytest
 
-    from signbridge.logic.forwarding import DestinationUnavailable
+    from signbridge.ports import DestinationUnavailable
 
     configure(
         ROUTE_PLATFORM_ORDERS_TO="dropday,onward",
@@ -143,7 +138,7 @@ def test_one_destinations_malformed_setting_holds_its_deliveries_and_leaves_the_
     )
 
     forwarding_root.announce_destinations()  # the forwarder's cold start must survive it
-    assert forwarding_root.destination("dropday").name == "dropday"
+    assert forwarding_root.destination("dropday").orders is not None
     with pytest.raises(DestinationUnavailable, match="ONWARD_BASE_URL"):
         forwarding_root.destination("onward")
 
@@ -167,10 +162,7 @@ def test_a_crashed_shipment_update_in_doubt_prints_the_event_in_its_resolve_comm
     post_event(FULFILLED, lambda_context)
     pipeline.run_until_idle()
     post_event(IN_TRANSIT, lambda_context)
-    store = Store("signbridge-test")
-    then = int(time.time()) - 100  # a claim whose lease ran out long ago: no sleep needed
-    assert store.claim_delivery(ORDER_ID, "onward", "dead-worker", then, 1, "then", 0, 2) is not None
-    assert store.mark_sent(ORDER_ID, "onward", "dead-worker", then, event_seq=2)
+    die_after_sending(2)  # a claim whose lease ran out long ago: no sleep needed
     pipeline.run_until_idle()
 
     entry = order_view(lambda_context)["timeline"][1]["deliveries"]["onward"]

@@ -164,7 +164,7 @@ def test_get_unknown_order_is_404(table, lambda_context):
     assert response_json(response)["error"] == {
         "code": "not_found",
         "message": "No order with this id.",
-        "details": {"order_id": "nope"},
+        "details": [{"field": "order_id", "message": "no order with this id", "received": "nope"}],
     }
 
 

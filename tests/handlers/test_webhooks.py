@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import WEBHOOK_SECRETS, load_function
 from tests.support.events import api_event, fixture, fixture_bytes, response_json, signed_headers
+from tests.support.routes import routes
 
 PATH = "/sign-customiser/webhooks"
 
@@ -110,22 +111,47 @@ def test_webhook_order_is_forwarded_when_routing_says_so(table, lambda_context, 
     assert (canonical["subtotal"], canonical["shipping"], canonical["total"]) == (100000, 0, 100000)
 
 
-def test_webhook_for_an_order_we_sent_is_not_forwarded_again(table, lambda_context, monkeypatch):
-    # Given platform order 12345 already received (and routed) by signbridge
+def _platform_order_12345(*destinations: str) -> None:
     from signbridge.forwarding_root import store
     from signbridge.logic.orders import accept_platform_order
     from signbridge.models.order import Order
 
-    canonical = fixture("canonical_order.json") | {"id": "12345"}
+    canonical = fixture("canonical_order.json") | {"id": "12345", "number": "SIGN-12345", "currency": "USD"}
     for line in canonical["line_items"]:
         line["customised"] = None
-    accept_platform_order(Order.model_validate(canonical), store(), ["dropday"])
-    monkeypatch.setenv("FORWARD_WEBHOOK_ORDERS_TO", "dropday,onward")
+    accept_platform_order(Order.model_validate(canonical), store(), routes(*destinations))
 
+
+def test_webhook_for_an_order_we_sent_is_not_forwarded_again(table, lambda_context, configure, capsys):
+    # Given platform order 12345 already received and routed (to Sign Customiser too) by signbridge
+    _platform_order_12345("signcustomiser", "dropday")
+    configure(FORWARD_WEBHOOK_ORDERS_TO="dropday,onward")
+
+    # When Sign Customiser's order:created for it comes (the confirmation of what signbridge sent)
     deliver(lambda_context, fixture_bytes("providers/signcustomiser_webhook_order_created.json"))
 
+    # Then no onward delivery is added, no second order, and nothing is reported as not forwarded
     sks = sorted(i["SK"]["S"] for i in items(table, "ORDER#12345"))
-    assert sks == ["DELIVERY#dropday", "ORDER", "SCORDER#1"]  # no onward delivery added, no second order
+    assert sks == ["DELIVERY#dropday", "DELIVERY#signcustomiser", "ORDER", "SCORDER#1"]
+    assert '"WebhookOrderNotForwarded"' not in capsys.readouterr().out
+
+
+def test_a_webhook_order_under_the_id_of_a_platform_order_it_is_not_is_reported_not_forwarded(
+    table, lambda_context, configure, capsys, caplog
+):
+    # Given platform order 12345, routed to Dropday only: Sign Customiser never got it from signbridge
+    _platform_order_12345("dropday")
+    configure(FORWARD_WEBHOOK_ORDERS_TO="dropday,onward")
+
+    # When an order:created webhook from another channel names the same id
+    response = deliver(lambda_context, fixture_bytes("providers/signcustomiser_webhook_order_created.json"))
+
+    # Then it is acknowledged and recorded, reaches no destination, and is alarmed with its code
+    assert response["statusCode"] == 200
+    sks = sorted(i["SK"]["S"] for i in items(table, "ORDER#12345"))
+    assert sks == ["DELIVERY#dropday", "ORDER", "SCORDER#1"]
+    assert '"WebhookOrderNotForwarded"' in capsys.readouterr().out
+    assert [r.code for r in caplog.records if r.getMessage() == "order:created not forwarded"] == ["order_id_taken"]
 
 
 def test_a_webhook_order_that_cannot_be_forwarded_is_still_recorded_and_acknowledged(

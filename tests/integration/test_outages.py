@@ -14,6 +14,8 @@ import pytest
 from signbridge import forwarding_root
 from signbridge.models.items import DeliveryState
 from tests.conftest import deliver_webhook, load_function
+from tests.support import operator
+from tests.support.crashes import crash_before_recording
 from tests.support.events import api_event, fixture
 from tests.support.pipeline import Pipeline
 
@@ -149,7 +151,7 @@ def test_without_its_webhook_an_unanswered_sign_customiser_attempt_stays_in_doub
     assert '"DeliveriesAwaitingOperator":[1.0]' in capsys.readouterr().out  # what the alarm watches
 
     # When the operator finds the order in Sign Customiser and says so
-    assert forwarding_root.store().resolve_delivered(ids[0], "signcustomiser", "now", "operator")
+    operator.resolve(ids[0], "signcustomiser", delivered=True)
     assert states(ids, "signcustomiser") == {ids[0]: DeliveryState.DELIVERED}
     assert sweep(lambda_context)["awaiting_operator"] == 0
 
@@ -165,10 +167,7 @@ def test_an_operator_resend_of_an_order_sign_customiser_never_made_sends_it_once
     assert sc.counts() == {}
 
     # When the operator checks Sign Customiser, finds nothing, and resends
-    store = forwarding_root.store()
-    assert store.requeue_delivery(
-        ids[0], "signcustomiser", "now", int(time.time()), states=(DeliveryState.IN_DOUBT,), forget_doubt=True
-    )
+    operator.resolve(ids[0], "signcustomiser", delivered=False)
     local_pipeline.run_until_idle()
 
     assert sc.counts() == {ids[0]: 1}
@@ -215,18 +214,7 @@ def test_a_worker_that_died_mid_attempt_with_its_message_lost_is_finished_by_the
 ):
     _sc, dd, _on = fakes
     configure(SWEEP_GRACE_SECONDS="1", ROUTE_PLATFORM_ORDERS_TO="dropday")
-    from signbridge.store import Store
-
-    real = Store.finish_attempt
-    died: list[str] = []
-
-    def die_once(self: Store, order_id: str, destination: str, *args: Any, **kwargs: Any) -> bool:
-        if not died:
-            died.append(order_id)
-            raise RuntimeError("the worker died after Dropday accepted")
-        return real(self, order_id, destination, *args, **kwargs)
-
-    monkeypatch.setattr(Store, "finish_attempt", die_once)
+    crash_before_recording(monkeypatch, "delivered")
     ids = post_orders(1, lambda_context)
     local_pipeline.pump_stream()
     local_pipeline.run_forwarder_once()  # the attempt: Dropday creates the order, the worker dies

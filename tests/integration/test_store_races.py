@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from signbridge import forwarding_root, roots
+from signbridge.lifecycle import MOVES, Seen
 from signbridge.models.items import DeliveryRecord, DeliveryState
-from signbridge.store import DeliveryChange
+from signbridge.store import Change, SendingStep
 from tests.conftest import INTEGRATION_SECRET, WEBHOOK_SECRETS, load_function
 from tests.support.events import api_event, fixture, fixture_bytes, response_json, signed_headers
+from tests.support.routes import routes
 
 pytestmark = pytest.mark.dynamodb_local
 
@@ -132,7 +134,7 @@ def test_order_and_deliveries_are_written_all_or_nothing(local_table):
     )
 
     with pytest.raises(Exception):  # noqa: B017 - the write is refused as a whole
-        accept_platform_order(Order.model_validate(order), store, ["dropday", "onward"])
+        accept_platform_order(Order.model_validate(order), store, routes("dropday", "onward"))
 
     assert [i["SK"]["S"] for i in items(local_table)] == ["DELIVERY#onward"]  # nothing half-written
 
@@ -149,50 +151,64 @@ def _seed_delivery(local_table: Any) -> None:
     )
 
 
+def _claim(store: Any, attempt: str, now: int, lease: int = 5, gen: int = 0) -> Any:
+    """A worker's claim on the delivery as it reads it now: the lease, and the step it sends."""
+    current = store.get_delivery("o1", "dropday")
+    change = Change(
+        updated_at="t",
+        lease=(attempt, now + lease),
+        count_attempt=True,
+        sending=SendingStep("create_order", True, 0, now),
+    )
+    return store.move(current, "claim", change, now=now, gen=gen)
+
+
+def _answer(store: Any, claimed: Any, move: str, now: int, **changes: Any) -> Any:
+    """The answer an attempt records, on the delivery as its claim left it (what the worker holds)."""
+    change = Change(updated_at="t", lease=None, sending=None, **changes)
+    return store.move(claimed, move, change, now=now, attempt_id=claimed.attempt_id)
+
+
 def test_only_one_worker_gets_the_lease_on_a_delivery(local_table):
     _seed_delivery(local_table)
     store = forwarding_root.store()
     now = int(time.time())
-    claims = race(8, lambda: store.claim_delivery("o1", "dropday", f"a-{threading.get_ident()}", now, 60, "t", 0))
+    claims = race(8, lambda: _claim(store, f"a-{threading.get_ident()}", now, lease=60))
     winners = [c for c in claims if c is not None]
     assert len(winners) == 1
     assert store.get_delivery("o1", "dropday").attempts == 1
 
 
-def _done(state: DeliveryState, **changes: Any) -> DeliveryChange:
-    return DeliveryChange(state=state, updated_at="t", due_at=0, **changes)
-
-
-def test_an_expired_lease_says_the_attempt_crashed_and_the_old_worker_loses_its_lease(local_table):
+def test_an_expired_lease_says_the_attempt_may_have_sent_and_the_old_worker_loses_its_lease(local_table):
     _seed_delivery(local_table)
     store = forwarding_root.store()
     now = int(time.time())
-    first = store.claim_delivery("o1", "dropday", "first", now, 5, "t", 0)
-    assert first is not None and not first.crashed
-    assert store.mark_sent("o1", "dropday", "first", now)  # it got as far as sending
-    assert store.claim_delivery("o1", "dropday", "second", now + 1, 5, "t", 0) is None  # lease held
+    first = _claim(store, "first", now)
+    assert first is not None and first.sending_step == "create_order" and first.sent_at == now
+    # While its lease runs, no second claim is allowed (the engine comes back later).
+    assert not MOVES["claim"].allows(store.get_delivery("o1", "dropday"), Seen(now=now + 1, gen=0))
 
-    second = store.claim_delivery("o1", "dropday", "second", now + 10, 5, "t", 0)  # the first worker died
+    second = _claim(store, "second", now + 10)  # the first worker died: its lease ran out
 
-    assert second is not None and second.crashed and second.delivery.attempts == 1
-    # The first worker, if it was only slow, can no longer record an outcome over the second's.
-    assert store.finish_attempt("o1", "dropday", "first", _done(DeliveryState.DELIVERED)) is False
-    assert store.finish_attempt("o1", "dropday", "second", _done(DeliveryState.DELIVERED, destination_ref="9"))
+    assert second is not None and second.attempts == 2
+    # The first worker, if it was only slow, can no longer record an answer over the second's.
+    assert _answer(store, first, "delivered", now + 11) is None
+    assert _answer(store, second, "delivered", now + 11, destination_ref="9")
     final = store.get_delivery("o1", "dropday")
     assert (final.state, final.destination_ref, final.attempts) == (DeliveryState.DELIVERED, "9", 2)
-    assert store.claim_delivery("o1", "dropday", "third", now + 20, 5, "t", 0) is None  # delivered is final
+    assert not MOVES["claim"].allows(final, Seen(now=now + 20, gen=0))  # delivered is final
 
 
-def test_a_worker_that_died_before_sending_is_not_taken_for_one_that_may_have_sent(local_table):
+def test_a_move_decided_on_a_stale_read_is_not_written(local_table):
     _seed_delivery(local_table)
     store = forwarding_root.store()
     now = int(time.time())
-    assert store.claim_delivery("o1", "dropday", "first", now, 5, "t", 0) is not None  # died before sending
+    stale = store.get_delivery("o1", "dropday")
+    assert _claim(store, "first", now) is not None  # another worker moved it meanwhile
 
-    second = store.claim_delivery("o1", "dropday", "second", now + 10, 5, "t", 0)
-
-    assert second is not None and not second.crashed
-    assert store.mark_sent("o1", "dropday", "first", now) is False  # the dead worker's lease is gone
+    wait = Change(updated_at="t", next_attempt_at=now + 30)
+    assert store.move(stale, "wait", wait, now=now, gen=0) is None  # nothing written
+    assert store.get_delivery("o1", "dropday").state is DeliveryState.SENDING
 
 
 def test_only_the_live_message_generation_can_claim(local_table):
@@ -202,22 +218,20 @@ def test_only_the_live_message_generation_can_claim(local_table):
     assert store.replace_message("o1", "dropday", 0, now) == 1  # the sweeper sent a new message
     assert store.replace_message("o1", "dropday", 0, now) is None  # ... only once for generation 0
 
-    assert store.claim_delivery("o1", "dropday", "old-message", now, 5, "t", 0) is None
-    assert store.claim_delivery("o1", "dropday", "new-message", now, 5, "t", 1) is not None
+    current = store.get_delivery("o1", "dropday")
+    assert not MOVES["claim"].allows(current, Seen(now=now, gen=0))  # the old message
+    assert _claim(store, "new-message", now, gen=1) is not None
 
 
 def test_the_state_index_lists_unsettled_deliveries_and_forgets_settled_ones(local_table):
     _seed_delivery(local_table)
     store = forwarding_root.store()
     now = int(time.time())
-    store.claim_delivery("o1", "dropday", "a1", now, 5, "t", 0)
-    held = DeliveryChange(state=DeliveryState.HELD, updated_at="t", due_at=now + 300, next_attempt_at=now + 300)
-    assert store.finish_attempt("o1", "dropday", "a1", held)
+    assert _answer(store, _claim(store, "a1", now), "refused_key", now, next_attempt_at=now + 300)
 
     assert [d.order_id for d in store.deliveries_in_state("dropday", DeliveryState.HELD)] == ["o1"]
     assert list(store.deliveries_in_state("dropday", DeliveryState.HELD, due_before=now + 300)) == []
     assert list(store.deliveries_in_state("dropday", DeliveryState.SENDING)) == []
 
-    store.claim_delivery("o1", "dropday", "a2", now + 301, 5, "t", 0)
-    assert store.finish_attempt("o1", "dropday", "a2", _done(DeliveryState.DELIVERED, destination_ref="9"))
+    assert _answer(store, _claim(store, "a2", now + 301), "delivered", now + 301, destination_ref="9")
     assert all(list(store.deliveries_in_state("dropday", state)) == [] for state in DeliveryState)

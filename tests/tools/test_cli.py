@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
-from signbridge.store import DeliveryChange, Store
+from signbridge.store import Change, SendingStep, Store
 from signbridge_tools import cli
 from tests.conftest import BASE_ENV, load_function
 from tests.support.events import api_event, fixture
@@ -47,28 +47,28 @@ def iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
-# What each state's last attempt recorded, as the forwarder records it (see logic/forwarding.py).
-def outcome(state: DeliveryState, now: int) -> DeliveryChange:
+# What each state's last attempt recorded, as the forwarder records it (the lifecycle's moves).
+def outcome(state: DeliveryState, now: int) -> tuple[str, Change]:
     at = iso(now)
     match state:
         case DeliveryState.DELIVERED:
-            return DeliveryChange(state, at, destination_ref="SC-77", clear_error=True, in_doubt_since=None)
-        case DeliveryState.SKIPPED:
-            return DeliveryChange(state, at, error=DeliveryError(code="nothing_to_send", message="Nothing here."))
+            return "delivered", Change(at, destination_ref="SC-77", error=None, lease=None, sending=None)
         case DeliveryState.FAILED:
             error = DeliveryError(code="destination_rejected", message="Unknown SKU", status=422)
-            return DeliveryChange(state, at, due_at=now, error=error, next_attempt_at=None, retrying_since=None)
+            return "rejected", Change(at, error=error, lease=None, sending=None)
         case DeliveryState.RETRYING:
             error = DeliveryError(code="transient", message="HTTP 503", status=503)
-            return DeliveryChange(
-                state, at, due_at=now + 600, error=error, next_attempt_at=now + 600, retrying_since=now
-            )
+            change = Change(at, error=error, next_attempt_at=now + 600, retrying_since=now, lease=None, sending=None)
+            return "retry", change
         case DeliveryState.HELD:
             error = DeliveryError(code="auth_rejected", message="Unauthenticated.", status=401)
-            return DeliveryChange(state, at, due_at=now + HOUR, error=error, next_attempt_at=now + HOUR)
+            return "refused_key", Change(at, error=error, next_attempt_at=now + HOUR, lease=None, sending=None)
         case DeliveryState.IN_DOUBT:  # past its grace: waiting for an operator
             error = DeliveryError(code="in_doubt", message="never answered, and no confirmation came")
-            return DeliveryChange(state, at, due_at=now, error=error, in_doubt_since=now - HOUR, next_attempt_at=None)
+            change = Change(
+                at, error=error, unanswered=(now - HOUR, "create_order"), next_attempt_at=None, lease=None, sending=None
+            )
+            return "unanswered", change
     raise AssertionError(state)
 
 
@@ -84,12 +84,21 @@ def given_order(store: Store, order_id: str = "order-1", now: int | None = None,
     )
     assert store.create_order(order, deliveries)
     for name, state in states.items():
+        current = delivery(store, name, order_id)
         if state is DeliveryState.PENDING:
             continue
-        claim = store.claim_delivery(order_id, name, f"attempt-{name}", now, 120, iso(now), 0)
-        assert claim is not None
+        if state is DeliveryState.SKIPPED:
+            nothing = DeliveryError(code="nothing_to_send", message="Nothing here.")
+            assert store.move(current, "skip", Change(iso(now), error=nothing), now=now, gen=0)
+            continue
+        attempt = f"attempt-{name}"
+        sending = SendingStep("create_order", name != "signcustomiser", 0, now)
+        claim = Change(iso(now), lease=(attempt, now + 120), count_attempt=True, sending=sending)
+        claimed = store.move(current, "claim", claim, now=now, gen=0)
+        assert claimed is not None
         if state is not DeliveryState.SENDING:  # a sending delivery keeps the lease of its attempt
-            assert store.finish_attempt(order_id, name, claim.attempt_id, outcome(state, now))
+            move, change = outcome(state, now)
+            assert store.move(claimed, move, change, now=now, attempt_id=attempt)
 
 
 def delivery(store: Store, destination: str, order_id: str = "order-1") -> DeliveryRecord:
@@ -170,7 +179,7 @@ def test_show_prints_each_destination_with_state_attempts_next_attempt_ref_and_e
         "STATE",
         "ATTEMPTS",
         "NEXT_ATTEMPT",
-        "IN_DOUBT_SINCE",
+        "UNANSWERED_SINCE",
         "DESTINATION_REF",
     ]
     next_try = datetime.fromtimestamp(NOW + 600, UTC).isoformat(timespec="seconds")
@@ -193,14 +202,14 @@ def test_show_of_an_in_doubt_delivery_says_since_when_and_how_to_settle_it(store
 
 
 def test_show_of_a_delivery_within_its_grace_says_it_waits_for_the_webhook(store, capsys):
-    given_order(store, signcustomiser=DeliveryState.PENDING)
-    claim = store.claim_delivery("order-1", "signcustomiser", "attempt-1", NOW, 120, iso(NOW), 0)
-    assert claim is not None
+    given_order(store, signcustomiser=DeliveryState.SENDING)
     error = DeliveryError(code="in_doubt", message="the attempt was not answered clearly (HTTP 502)")
-    waiting = DeliveryChange(
-        DeliveryState.IN_DOUBT, iso(NOW), due_at=NOW + 900, error=error, in_doubt_since=NOW, next_attempt_at=NOW + 900
+    waiting = Change(
+        iso(NOW), error=error, unanswered=(NOW, "create_order"), next_attempt_at=NOW + 900, lease=None, sending=None
     )
-    assert store.finish_attempt("order-1", "signcustomiser", claim.attempt_id, waiting)
+    assert store.move(
+        delivery(store, "signcustomiser"), "unanswered", waiting, now=NOW, attempt_id="attempt-signcustomiser"
+    )
 
     code, out, _ = run(capsys, "order", "show", "order-1", "--table", TABLE)
 
@@ -355,10 +364,10 @@ def test_resolve_delivered_settles_an_in_doubt_delivery(store, capsys):
     )
 
     assert code == 0
-    assert "settled      order-1 / signcustomiser: in_doubt" in out and "-> delivered" in out
+    assert "settled      order-1 / signcustomiser (step create_order): in_doubt" in out and "-> delivered" in out
     settled = delivery(store, "signcustomiser")
     assert (settled.state, settled.destination_ref) == (DeliveryState.DELIVERED, "5001")
-    assert settled.in_doubt_since is None and settled.last_error is None
+    assert settled.unanswered_at is None and settled.last_error is None
 
 
 def test_resolve_delivered_without_a_reference_records_that_an_operator_settled_it(store, capsys):
@@ -382,9 +391,9 @@ def test_resolve_resend_sends_again_without_waiting_for_a_confirmation(store, qu
     pipeline.pump_stream()
 
     assert code == 0
-    assert "resent       order-1 / signcustomiser: in_doubt" in out
+    assert "resent       order-1 / signcustomiser (step create_order): in_doubt" in out
     resent = delivery(store, "signcustomiser")
-    assert (resent.state, resent.in_doubt_since, resent.gen, resent.attempts) == (DeliveryState.PENDING, None, 1, 0)
+    assert (resent.state, resent.unanswered_at, resent.gen, resent.attempts) == (DeliveryState.PENDING, None, 1, 0)
     [message] = boto3.client("sqs").receive_message(QueueUrl=queue)["Messages"]
     assert json.loads(message["Body"]) == {"order_id": "order-1", "destination": "signcustomiser", "gen": 1}
 

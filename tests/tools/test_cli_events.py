@@ -47,8 +47,8 @@ def test_cancellations_list_names_each_order_to_cancel_at_dropday_by_hand(cancel
     code, out, _ = run(capsys, "cancellations", "list", "--table", TABLE)
 
     assert code == 0
-    assert ORDER_ID in out and "cancel it at Dropday by hand" in out
-    assert "1 order(s) to cancel at Dropday by hand" in out
+    assert ORDER_ID in out and "cancel it there by hand" in out
+    assert "1 delivery(ies) to cancel by hand" in out
 
 
 def test_cancellations_done_settles_the_flag_once(cancelled_after_routing, capsys):
@@ -59,7 +59,7 @@ def test_cancellations_done_settles_the_flag_once(cancelled_after_routing, capsy
 
     assert code == 0 and "action_required -> delivered" in out
     assert again == 1 and "nothing changed" in err
-    assert "0 order(s) to cancel" in listing
+    assert "0 delivery(ies) to cancel" in listing
     flagged = Store(TABLE).get_delivery(ORDER_ID, "dropday", 1)
     assert flagged is not None and flagged.state is DeliveryState.DELIVERED
 
@@ -143,7 +143,7 @@ def test_resolve_event_delivered_settles_it_without_a_second_post(shipment_event
     )
     shipment_event_in_doubt.run_until_idle()
 
-    assert code == 0 and f"settled      {ORDER_ID} / onward / event evt-track-1: in_doubt" in out
+    assert code == 0 and f"settled      {ORDER_ID} / onward / event evt-track-1 (step shipment_event): in_doubt" in out
     delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 2)
     assert delivery is not None and delivery.state is DeliveryState.DELIVERED
     assert len(onward_calls(on, "POST", SHIPMENT_EVENTS_PATH)) == 1
@@ -166,7 +166,7 @@ def test_resolve_event_resend_posts_it_once_more(shipment_event_in_doubt, fakes,
     assert statuses == [502, 201]
     assert [e["status"] for e in on.shipments["evt-ship-1"]["events"]] == ["in_transit"]
     delivery = Store(TABLE).get_delivery(ORDER_ID, "onward", 2)
-    assert delivery is not None and delivery.state is DeliveryState.DELIVERED and delivery.in_doubt_since is None
+    assert delivery is not None and delivery.state is DeliveryState.DELIVERED and delivery.unanswered_at is None
 
 
 def test_resolve_of_an_unknown_event_or_one_not_in_doubt_is_refused(shipment_event_in_doubt, capsys):

@@ -24,9 +24,9 @@ from signbridge.destinations.onward.models import OnwardOrder
 from signbridge.destinations.signcustomiser import client as signcustomiser
 from signbridge.destinations.signcustomiser.client import SignCustomiserClient
 from signbridge.destinations.signcustomiser.models import ScCreateOrderRequest
-from signbridge.logic.forwarding import attempt_times, backoff_seconds
 from signbridge.outbound_http import encode, post
 from signbridge.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
+from signbridge.retry import attempt_times, backoff_seconds
 from signbridge.settings import RetrySchedule, Settings
 from signbridge_tools.fakes import DropdayFake, OnwardFake, SignCustomiserFake
 

@@ -70,7 +70,7 @@ def test_delivering_to_one_destination_loads_that_destination_only():
         """
         from signbridge import forwarding_root
         port = forwarding_root.destination("dropday")
-        result = {"name": port.name}
+        result = {"sinks": [type(port.orders).__name__, port.events, port.confirmer]}
         """,
         DROPDAY_API_KEY="dd-key",
         DROPDAY_ACCOUNT_ID="dd-account",
@@ -78,7 +78,7 @@ def test_delivering_to_one_destination_loads_that_destination_only():
         SIGNCUSTOMISER_API_TOKEN="sc-token",
         SIGNCUSTOMISER_INTEGRATION_ID="42",
     )
-    assert out["name"] == "dropday"
+    assert out["sinks"] == ["DropdayOrders", None, None]  # an order sink; no event sink, no confirmer
     loaded = heavy(out["modules"])
     assert "signbridge.destinations.dropday.client" in loaded and "httpx" in loaded
     assert [

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from signbridge.destinations.onward.updates import financial_status
-from signbridge.logic.order_events import standing
 from signbridge.logic.outbox import DeliveryMessage, delivery_message, message_body, parse_message
+from signbridge.logic.standing import standing
 from signbridge.mappers.from_signcustomiser import sign_quantities
 from signbridge.models.events import OrderEvent
 from signbridge.models.order import Order

@@ -34,35 +34,20 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from signbridge import lifecycle
 from signbridge.errors import StoreUnavailable
+from signbridge.lifecycle import DeliveryState
+from signbridge.logic.notices import CANCEL_BY_HAND
 from signbridge.logic.orders import order_view
-from signbridge.models.items import DeliveryRecord, DeliveryState
+from signbridge.models.items import DeliveryRecord
 from signbridge.settings import Destination
-from signbridge.store import OrderState, Store
+from signbridge.store import Change, OrderState, Store
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_STACK_FILE = ROOT / ".local" / "stack.json"
-# States an operator may put back to pending. Not in_doubt (settled with `order resolve`: a blind
-# resend could make a second Sign Customiser order), not delivered or skipped (settled: sent once).
-RETRYABLE = (
-    DeliveryState.FAILED,
-    DeliveryState.RETRYING,
-    DeliveryState.PENDING,
-    DeliveryState.SENDING,
-    DeliveryState.HELD,
-)
-# `deliveries stuck`: states whose next step is a queue message, so an old due time means it is late.
-STUCK_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING, DeliveryState.HELD)
-LISTED_STATES = (
-    DeliveryState.FAILED,
-    DeliveryState.HELD,
-    DeliveryState.IN_DOUBT,
-    DeliveryState.RETRYING,
-    DeliveryState.PENDING,
-    DeliveryState.SENDING,
-    DeliveryState.AWAITING_PAYMENT,
-    DeliveryState.ACTION_REQUIRED,
-)
+# What an operator may put back to pending (the lifecycle's operator_retry). Not in_doubt (settled
+# with `order resolve`: a blind resend could make a second order), not a settled one (sent once).
+RETRYABLE = lifecycle.sources_of("operator_retry")
 RESOLVE_HINT = (
     "check the destination, then run `signbridge order resolve {order_id} {destination} --delivered` "
     "(it has the order) or `--resend` (it has not)"
@@ -72,10 +57,6 @@ EVENT_RESOLVE_HINT = (
     "--delivered` (it has the event) or `--resend` (it has not)"
 )
 OPERATOR_REFERENCE = "resolved-by-operator"
-CANCEL_BY_HAND = "cancel_at_dropday_by_hand"
-# Never put back to pending by the console: sent only once paid (a paid event releases it), or
-# waiting for a person (a Dropday cancellation by hand, a webhook order's unexplained money).
-NOT_REQUEUED = (DeliveryState.AWAITING_PAYMENT, DeliveryState.ACTION_REQUIRED)
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # Long enough to hide a message for the whole run (so it is not read twice), short enough that a
 # message we leave behind reappears soon even if the release at the end never happens.
@@ -152,7 +133,7 @@ def iso(seconds: int | None) -> str | None:
 
 def next_attempt(delivery: DeliveryRecord) -> str | None:
     """When the queue brings the delivery back by itself (nothing for failed or settled ones)."""
-    return None if delivery.state.terminal else iso(delivery.next_attempt_at)
+    return None if delivery.state.resting else iso(delivery.next_attempt_at)
 
 
 def parse_since(value: str) -> datetime:
@@ -194,11 +175,17 @@ def destination_names(destination: str | None) -> list[str]:
 
 
 def requeue(store: Store, delivery: DeliveryRecord) -> bool:
-    """Back to pending, only if it is still in the state the operator saw (else False)."""
+    """Back to pending with a fresh retry horizon and a new message generation, only if it is still
+    as the operator saw it (else False). A lease left by a dead attempt is kept: the next attempt
+    still sees that it may have sent."""
     now, at = clock()
-    return store.requeue_delivery(
-        delivery.order_id, delivery.destination, at, now, states=(delivery.state,), event_seq=delivery.event_seq
-    )
+    change = Change(updated_at=at, waiting_since=now, attempts=0, next_attempt_at=None, retrying_since=None)
+    return store.move(delivery, "operator_retry", change, now=now) is not None
+
+
+def not_for_a_resend(state: DeliveryState) -> bool:
+    """Waits for a paid event or a person, not for a resend (and is not in doubt)."""
+    return not state.settled and state not in RETRYABLE and state is not DeliveryState.IN_DOUBT
 
 
 def resolve_hint(delivery: DeliveryRecord, state: OrderState | None) -> str:
@@ -250,7 +237,7 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
             d.state,
             d.attempts,
             next_attempt(d),
-            iso(d.in_doubt_since),
+            iso(d.unanswered_at),
             d.destination_ref,
             d.updated_at,
             describe_error(d),
@@ -263,7 +250,7 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
             "STATE",
             "ATTEMPTS",
             "NEXT_ATTEMPT",
-            "IN_DOUBT_SINCE",
+            "UNANSWERED_SINCE",
             "DESTINATION_REF",
             "UPDATED_AT",
             "LAST_ERROR",
@@ -286,7 +273,7 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
         if d.state is DeliveryState.IN_DOUBT:
             record = events.get(d.event_seq or 0)
             what = f"event {d.event_seq} ({record.event_id}, {record.type})" if record else f"event {d.event_seq}"
-            print(f"{d.destination} {what} is in doubt since {iso(d.in_doubt_since)}: {resolve_hint(d, state)}")
+            print(f"{d.destination} {what} is in doubt since {iso(d.unanswered_at)}: {resolve_hint(d, state)}")
     return 0
 
 
@@ -354,25 +341,37 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
             f"{where} is {delivery.state}, not in doubt: nothing to resolve, nothing changed"
             + (" (use `signbridge order retry` to send it again)." if delivery.state in RETRYABLE else ".")
         )
-    since = iso(delivery.in_doubt_since) or "an unknown time"
+    since = iso(delivery.unanswered_at) or "an unknown time"
+    step = f" (step {delivery.unanswered_step})" if delivery.unanswered_step else ""
     now, at = clock()
+    changed = ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
     if args.delivered:
-        reference = args.reference or f"{OPERATOR_REFERENCE}-{at}"
+        reference = args.reference or delivery.destination_ref or f"{OPERATOR_REFERENCE}-{at}"
+        # The step in doubt is acknowledged; steps of the same delivery after it are sent next.
+        name = "resolve_continue" if delivery.steps_left else "resolve_delivered"
+        to = "pending (the steps after it are sent next)" if delivery.steps_left else "delivered"
         if args.dry_run:
-            print(f"would settle {where}: in_doubt (since {since}) -> delivered, reference {reference!r}")
+            print(f"would settle {where}{step}: in_doubt (since {since}) -> {to}, reference {reference!r}")
             return 0
-        if not store.resolve_delivered(args.order_id, args.destination, at, reference, event_seq=seq):
-            raise ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
-        print(f"settled      {where}: in_doubt (since {since}) -> delivered, reference {reference!r}")
+        change = Change(
+            updated_at=at,
+            destination_ref=reference,
+            acknowledged=delivery.unanswered_step,
+            unanswered=None,
+            error=None,
+            next_attempt_at=None,
+        )
+        if store.move(delivery, name, change, now=now) is None:
+            raise changed
+        print(f"settled      {where}{step}: in_doubt (since {since}) -> {to}, reference {reference!r}")
         return 0
     if args.dry_run:
-        print(f"would resend {where}: in_doubt (since {since}) -> pending; the next attempt sends again")
+        print(f"would resend {where}{step}: in_doubt (since {since}) -> pending; the next attempt sends again")
         return 0
-    if not store.requeue_delivery(
-        args.order_id, args.destination, at, now, states=(DeliveryState.IN_DOUBT,), forget_doubt=True, event_seq=seq
-    ):
-        raise ConsoleError(f"{where} changed meanwhile; nothing changed. Look again with `signbridge order show`.")
-    print(f"resent       {where}: in_doubt (since {since}) -> pending; the next attempt sends again")
+    change = Change(updated_at=at, waiting_since=now, attempts=0, next_attempt_at=None, retrying_since=None, error=None)
+    if store.move(delivery, "resolve_resend", change, now=now) is None:
+        raise changed
+    print(f"resent       {where}{step}: in_doubt (since {since}) -> pending; the next attempt sends again")
     return 0
 
 
@@ -406,59 +405,55 @@ def print_timeline(state: OrderState) -> None:
 
 # --- cancellations --------------------------------------------------------------------------
 def cancellations_list(args: argparse.Namespace, target: Target) -> int:
-    """Cancelled orders Dropday had already routed: each must be cancelled at Dropday by hand."""
+    """Cancelled orders a destination that cannot be told of a cancellation has, or may have:
+    each must be cancelled there by hand."""
     store = target.store()
     found = sorted(
         (
             d
-            for d in store.deliveries_in_state(Destination.DROPDAY, DeliveryState.ACTION_REQUIRED)
+            for destination in destination_names(None)
+            for d in store.deliveries_in_state(destination, DeliveryState.ACTION_REQUIRED)
             if d.last_error is not None and d.last_error.code == CANCEL_BY_HAND
         ),
-        key=lambda d: (d.updated_at, d.order_id),
+        key=lambda d: (d.updated_at, d.order_id, d.destination),
     )
     print_table(
-        ("ORDER_ID", "EVENT", "FLAGGED_AT", "WHAT_TO_DO"),
-        [(d.order_id, d.event_seq, d.updated_at, d.last_error.message if d.last_error else None) for d in found],
+        ("ORDER_ID", "DESTINATION", "EVENT", "FLAGGED_AT", "WHAT_TO_DO"),
+        [
+            (d.order_id, d.destination, d.event_seq, d.updated_at, d.last_error.message if d.last_error else None)
+            for d in found
+        ],
     )
-    print(f"{len(found)} order(s) to cancel at Dropday by hand")
+    print(f"{len(found)} delivery(ies) to cancel by hand")
     if found:
         print("Once cancelled there, run `signbridge cancellations done ORDER_ID`.")
     return 0
 
 
 def cancellations_done(args: argparse.Namespace, target: Target) -> int:
-    """A person cancelled the order at Dropday: the flag is settled (it leaves the listing)."""
+    """A person cancelled the order at the destination (or made sure it holds none): each flag of
+    the order is settled and leaves the listing. The cancellation's own delivery reads delivered
+    (it reached the destination, by hand); an order delivery withdrawn in doubt reads cancelled."""
     store = target.store()
     state = existing_order(store, args.order_id, target)
     flagged = [
         d
-        for d in state.event_deliveries
-        if d.destination == Destination.DROPDAY
-        and d.state is DeliveryState.ACTION_REQUIRED
-        and d.last_error is not None
-        and d.last_error.code == CANCEL_BY_HAND
+        for d in [*state.deliveries, *state.event_deliveries]
+        if d.state is DeliveryState.ACTION_REQUIRED and d.last_error is not None and d.last_error.code == CANCEL_BY_HAND
     ]
     if not flagged:
-        raise ConsoleError(
-            f"Order {args.order_id!r} has no Dropday cancellation waiting for a person; nothing changed."
-        )
+        raise ConsoleError(f"Order {args.order_id!r} has no cancellation waiting for a person; nothing changed.")
     now, at = clock()
     for d in flagged:
-        where = f"{d.order_id} / dropday / event {d.event_seq}"
+        name = "done_by_hand" if d.event_seq is not None else "withdrawn_by_hand"
+        to = lifecycle.MOVES[name].lands_in(d.state)
+        where = f"{d.order_id} / {d.destination}" + (f" / event {d.event_seq}" if d.event_seq else "")
         if args.dry_run:
-            print(f"would settle {where}: action_required -> delivered (cancelled at Dropday by hand)")
+            print(f"would settle {where}: action_required -> {to} (cancelled there by hand)")
             continue
-        if not store.move_delivery(
-            d.order_id,
-            d.destination,
-            DeliveryState.DELIVERED,
-            from_states=(DeliveryState.ACTION_REQUIRED,),
-            updated_at=at,
-            now=now,
-            event_seq=d.event_seq,
-        ):
+        if store.move(d, name, Change(updated_at=at, error=None), now=now) is None:
             raise ConsoleError(f"{where} changed meanwhile; nothing changed.")
-        print(f"settled      {where}: action_required -> delivered (cancelled at Dropday by hand)")
+        print(f"settled      {where}: action_required -> {to} (cancelled there by hand)")
     return 0
 
 
@@ -579,7 +574,7 @@ def dlq_redrive(args: argparse.Namespace, target: Target) -> int:
             outcome("left", m, f"{where}: no such delivery in table {target.table_name}")
         elif delivery.state.settled:
             outcome("deleted", m, f"{where}: already {delivery.state}")
-        elif delivery.state in NOT_REQUEUED:
+        elif not_for_a_resend(delivery.state):
             outcome("deleted", m, f"{where}: {delivery.state}, not for a resend")
         elif delivery.state is DeliveryState.IN_DOUBT:
             hint = resolve_hint(delivery, store.get_order_state(order_id) if seq is not None else None)
@@ -667,7 +662,7 @@ def deliveries_stuck(args: argparse.Namespace, target: Target) -> int:
         (
             d
             for destination in destination_names(None)
-            for state in STUCK_STATES
+            for state in lifecycle.QUEUED
             for d in store.deliveries_in_state(destination, state, due_before=cutoff)
         ),
         key=lambda d: (d.updated_at, d.order_id, d.destination),
@@ -704,7 +699,7 @@ def replay_state(name: str) -> DeliveryState:
         )
     if state.settled:
         raise ConsoleError(f"{state} deliveries are settled: replaying them could send an order twice.")
-    if state in NOT_REQUEUED:
+    if not_for_a_resend(state):
         raise ConsoleError(
             f"{state} deliveries wait for a paid event or a person, not a resend (README, Order events)."
         )
@@ -801,7 +796,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     deliveries = commands.add_parser("deliveries", help="deliveries across orders (from the state index)")
     by_state = deliveries.add_subparsers(dest="action", required=True, metavar="STATE|stuck")
-    for state in LISTED_STATES:
+    for state in lifecycle.UNSETTLED:
         aliases = [state.value] if "_" in state.value else []
         listing_state = by_state.add_parser(
             state.value.replace("_", "-"),

@@ -53,6 +53,7 @@ from signbridge.models.events import EventType, OrderEvent
 from signbridge.models.items import DeliveryError, DeliveryState, OrderRecord
 from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
 from signbridge.models.signcustomiser import OrderCreated, ProductCreated
+from signbridge.roots import destination_traits
 from signbridge.settings import Destination
 from signbridge.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from signbridge.store import OrderState
@@ -93,14 +94,19 @@ class LastError(BaseModel):
     code: str = Field(
         description="e.g. transient, rejected, mapping_failed, auth_rejected, destination_unconfigured, "
         "credentials_unreadable, in_doubt, retries_exhausted, no_customised_lines, awaiting_payment, "
-        "order_cancelled, waiting_for_earlier, not_forwarded, order_not_sent, order_not_delivered, "
-        "cancel_at_dropday_by_hand."
+        "order_cancelled, waiting_for_earlier, not_forwarded, released, order_not_sent, order_not_delivered, "
+        "cancel_by_hand, money_unexplained."
     )
     message: str
     status: int | SkipJsonSchema[None] = _omitted("The destination's HTTP status, when it answered.")
     fields: dict[str, list[str]] | list[str] | SkipJsonSchema[None] = _omitted(
         "Fields the destination complained about."
     )
+
+
+class Unanswered(BaseModel):
+    since: str = Field(description="ISO 8601: when the unanswered attempt was sent.")
+    step: str | SkipJsonSchema[None] = _omitted("Which request of the delivery (e.g. create_order).")
 
 
 class DeliveryView(BaseModel):
@@ -114,8 +120,14 @@ class DeliveryView(BaseModel):
         "Set when the latest attempt failed, or the delivery was skipped."
     )
     updated_at: str = Field(description="ISO 8601 timestamp of the last change.")
-    in_doubt_since: int | SkipJsonSchema[None] = _omitted(
-        "Unix seconds: an attempt whose answer was never heard; the destination may have the order."
+    acknowledged_steps: list[str] | SkipJsonSchema[None] = _omitted(
+        "The requests of this delivery the destination answered (e.g. update_order before refund_insurance)."
+    )
+    unanswered: Unanswered | SkipJsonSchema[None] = _omitted(
+        "An attempt was sent and its answer never heard: the destination may have acted on it."
+    )
+    in_doubt_since: str | SkipJsonSchema[None] = _omitted(
+        "ISO 8601, in doubt only: since when a request that must not be sent twice awaits its answer."
     )
     next_attempt_at: str | SkipJsonSchema[None] = _omitted(
         "ISO 8601: when the next attempt is due (retrying, held, or in doubt awaiting confirmation)."
@@ -365,7 +377,8 @@ def _order_view_examples(order: Order) -> tuple[dict[str, Any], dict[str, Any]]:
         destinations=[str(d) for d in Destination],
     )
     custom = {line.id for line in order.line_items if line.customised}
-    accepted = [initial_delivery(order.id, destination, custom, received) for destination in Destination]
+    traits = destination_traits()
+    accepted = [initial_delivery(order, d.value, traits[d.value], custom, received) for d in Destination]
     later = "2025-10-22T00:56:09.811207+00:00"
     progress = {
         Destination.SIGN_CUSTOMISER: {"state": DeliveryState.DELIVERED, "attempts": 1, "destination_ref": "48213"},

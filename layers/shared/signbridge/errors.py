@@ -114,6 +114,13 @@ class Conflict(SignbridgeError):
 
 
 # --- Dependencies (5xx) ----------------------------------------------------------------
+class OrderIdTaken(Conflict):
+    """The id names an order another channel created (an order:created webhook forwarded on):
+    the platform's order with it would reach no destination."""
+
+    code = "order_id_taken"
+
+
 class StoreUnavailable(SignbridgeError):
     status = 503
     code = "store_unavailable"

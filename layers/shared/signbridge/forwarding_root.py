@@ -1,7 +1,8 @@
 """Composition root of the forwarder and the sweeper: the store, each destination built by its
-package (``signbridge.destinations``) from its current settings and credentials, and the
-forwarding engine. A destination's package, and with it its client and mapper, is loaded the
-first time one of its deliveries is attempted.
+package (``signbridge.destinations``) from its current settings and credentials, its traits, the
+forwarding engine and the delivery queue (the SQS adapter). A destination's package, and with it
+its client and mapper, is loaded the first time one of its deliveries is attempted. This is the
+one place (with ``signbridge.roots``) that imports both the core and the destinations.
 
 Credentials are read per destination when a delivery needs them, through Powertools' cache
 (SECRETS_MAX_AGE_SECONDS), so a key added or rotated after deployment is used without a
@@ -13,16 +14,23 @@ Everything here may be called from the forwarder's worker threads: building is u
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from functools import cache
+from typing import Any
 
+import boto3
 from pydantic import ValidationError
 
-from signbridge.destinations import DestinationSettings, forget_ports, plugin
+from signbridge import clock
+from signbridge.delivery_queue import DeliveryQueue
+from signbridge.destinations import Destination, DestinationSettings, forget_ports, plugin
 from signbridge.errors import ConfigurationError
-from signbridge.logic.forwarding import DestinationPort, DestinationUnavailable, Forwarder, Policy
+from signbridge.logic.forwarding import Forwarder, Policy, Verdict
+from signbridge.logic.outbox import DeliveryMessage
 from signbridge.observability import logger
+from signbridge.ports import DestinationUnavailable, Port, Traits
 from signbridge.secrets import resolve_secret
 from signbridge.settings import Settings, get_settings
 from signbridge.store import Store
@@ -79,7 +87,21 @@ def destination_settings(name: str) -> DestinationSettings:
         ) from None
 
 
-def _build(name: str) -> DestinationPort:
+def traits(name: str) -> Traits:
+    """The destination's traits (its package's); an unknown name gets a destination that is held."""
+    try:
+        return plugin(name).traits()
+    except ValueError:
+        from signbridge.ports import Cancellation
+
+        return Traits(title=name, cancellation=Cancellation.RECORDED)
+
+
+def all_traits() -> dict[str, Traits]:
+    return {d.value: traits(d.value) for d in Destination}
+
+
+def _build(name: str) -> Port:
     try:
         provider = plugin(name)
     except ValueError:
@@ -104,7 +126,7 @@ def _say(name: str, unavailable: DestinationUnavailable | None) -> None:
         logger.info(f"destination {name} is enabled")
 
 
-def destination(name: str) -> DestinationPort:
+def destination(name: str) -> Port:
     """The destination as configured now; DestinationUnavailable when it cannot be used."""
     with _lock:
         trace_http_clients()  # under the lock: the X-Ray SDK's patching is not made for threads
@@ -137,6 +159,7 @@ def forwarder() -> Forwarder:
     return Forwarder(
         store(),
         destination,
+        traits,
         Policy(
             schedule=s.retry_schedule,
             lease_seconds=s.delivery_lease_seconds,
@@ -145,12 +168,45 @@ def forwarder() -> Forwarder:
     )
 
 
+@cache
+def sqs() -> Any:
+    return boto3.client("sqs")
+
+
+@cache
+def queue() -> DeliveryQueue:
+    s = settings()
+    return DeliveryQueue(sqs(), s.delivery_queue_url, s.delivery_dlq_url, clock=lambda: clock.now())
+
+
+def deliver_within(seconds_left: float) -> Any:
+    """The engine's deliver, with a lease that covers the rest of the invocation: no other worker
+    may start a delivery while this one could still be sending it."""
+    lease = max(1, math.ceil(seconds_left)) + settings().delivery_lease_margin_seconds
+
+    def deliver(message: DeliveryMessage) -> Verdict:
+        return forwarder().deliver(message, lease_seconds=lease)
+
+    return deliver
+
+
+def replace(message: DeliveryMessage) -> DeliveryMessage | None:
+    """A fresh message of a new generation for ``message``'s delivery (the lifecycle's
+    replace_message), or None when ``message`` is not the live one any more."""
+    gen = store().replace_message(
+        message.order_id, message.destination, message.gen, int(clock.now()), message.event_seq
+    )
+    return None if gen is None else DeliveryMessage(message.order_id, message.destination, gen, message.event_seq)
+
+
 def reset() -> None:
     """Forget everything built from the environment (tests)."""
     get_settings.cache_clear()
-    for cached in (store, forwarder, destination_settings):
+    for cached in (store, forwarder, destination_settings, sqs, queue):
         cached.cache_clear()  # type: ignore[attr-defined]
     forget_ports()
+    for destination_ in Destination:
+        plugin(destination_.value).traits.cache_clear()  # type: ignore[attr-defined]
     _missing_until.clear()
     _announced.clear()
 
@@ -161,4 +217,5 @@ def warm() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     store()
+    sqs()
     parameters.base.DEFAULT_PROVIDERS.setdefault("ssm", parameters.SSMProvider())

@@ -7,7 +7,6 @@ start with pydantic's message, which names the environment variable at fault.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated
@@ -16,6 +15,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from signbridge.destinations import Destination
+from signbridge.retry import RetrySchedule
 from signbridge.signature import SignatureScheme
 
 __all__ = ["Destination", "IdMode", "RetryOverride", "RetrySchedule", "Settings", "get_settings"]
@@ -36,16 +36,6 @@ class RetryOverride(BaseModel):
     base_seconds: int | None = Field(default=None, ge=0, le=3_600)
     max_seconds: int | None = Field(default=None, ge=1, le=43_200)
     horizon_seconds: int | None = Field(default=None, ge=60, le=1_036_800)
-
-
-@dataclass(frozen=True)
-class RetrySchedule:
-    """The waits between attempts at one destination, in seconds (already scaled)."""
-
-    base: float
-    cap: float
-    horizon: float
-    held: float
 
 
 def _split(value: object) -> object:
@@ -122,10 +112,6 @@ class Settings(BaseSettings):
     # order:created webhook before it is sent again (Sign Customiser has no documented
     # duplicate check, so we look for its own confirmation first).
     signcustomiser_in_doubt_grace_seconds: int = Field(default=900, ge=0, le=86_400)
-
-    # Hold an order's Dropday delivery while the order is pending or authorized (goods are made
-    # for it): a `paid` event releases it, a `cancelled` one cancels it.
-    dropday_hold_until_paid: bool = True
 
     @field_validator("webhook_secrets", "route_platform_orders_to", "forward_webhook_orders_to", mode="before")
     @classmethod

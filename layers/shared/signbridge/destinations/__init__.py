@@ -4,11 +4,13 @@ Each member of ``Destination`` names a package ``signbridge.destinations.<value>
 provider's request models, mapper, client and settings, and exposing (see ``Plugin``):
 
 - ``SETTINGS``: its pydantic-settings class (its own environment variables);
+- ``traits()``: how it behaves as far as the core must know (``signbridge.ports.Traits``: which
+  events it receives, what a cancellation means there, whether it holds unpaid orders, whether
+  it confirms by webhook), read by the intake and the forwarder alike;
 - ``missing(settings, credential)``: what is not configured yet, or None when it can be used;
-- ``build(settings, credential)``: the ``DestinationPort`` the forwarding engine delivers with,
-  or None when it is not configured;
-- ``not_forwarded(event_type)``: why an order event of this type is recorded only (its delivery
-  written ``skipped`` with this reason, never queued), or None when it goes to the forwarder.
+- ``build(settings, credential)``: the ``signbridge.ports.Port`` the forwarding engine delivers
+  with (an order sink, and an event sink or a confirmer where it has one), or None when it is
+  not configured.
 
 Importing this module or a provider's package loads no HTTP client, mapper or country data: a
 provider's ``build`` imports them, so a forwarder container loads only the destinations it
@@ -28,7 +30,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
-    from signbridge.logic.forwarding import DestinationPort
+    from signbridge.ports import Port, Traits
 
 
 # The registry: one line per destination, its value the name of its package. (A comment, not a
@@ -57,11 +59,11 @@ class DestinationSettings(BaseSettings):
 class Plugin(Protocol):
     SETTINGS: type[DestinationSettings]
 
+    def traits(self) -> Traits: ...
+
     def missing(self, settings: Any, credential: Credential) -> str | None: ...
 
-    def build(self, settings: Any, credential: Credential) -> DestinationPort | None: ...
-
-    def not_forwarded(self, event_type: str) -> str | None: ...
+    def build(self, settings: Any, credential: Credential) -> Port | None: ...
 
 
 def plugin(name: str) -> Plugin:

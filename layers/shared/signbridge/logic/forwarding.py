@@ -1,33 +1,27 @@
-"""Deliver one order to one destination, exactly once, however long the destination fails.
+"""Deliver one order, or one of its events, to one destination: read, decide, move, send.
 
-The delivery item's lease (a conditional write) keeps two workers from sending at once, and its
-message generation keeps one live queue message per delivery. The destinations' own duplicate
-rules (Dropday by external_id, Onward by shop_order_id) make a resend after an unanswered
-attempt harmless. Sign Customiser documents no duplicate rule: an attempt whose answer we never
-heard puts its delivery in doubt, and only its own order:created webhook (matched against what
-we sent) or an operator settles it; it is never resent by itself.
+Each message is handled the same way. The order's partition is read (consistently); the
+lifecycle (``signbridge.lifecycle``) says which move the delivery may make from where it stands;
+that one move is written, conditional on the delivery still being what was read. Only a
+``claim`` is followed by requests: the attempt then holds the delivery's lease, says before each
+request which step it sends (a worker that dies after that may have reached the destination),
+and records each answer as the next move.
 
-Waits are carried by SQS (the message's visibility), never by sleeping. What moves a delivery:
+What a destination's answer means (every destination, every step):
+- accepted or a duplicate: the step is acknowledged; after the last one the delivery is delivered
+- refused for its content (4xx): failed; refused credentials (401/403/404): held, tried again on
+  the held schedule for as long as it takes
+- 429 / 5xx / timeouts / dropped connections: retried with backoff until the retry horizon, then
+  failed; except that a step that must not be sent twice (``Step.resend_safe`` False) is put in
+  doubt the moment it goes unanswered (a 5xx may come after the destination acted)
+- every unanswered attempt, at any destination, is recorded as a fact on the delivery
+  (``unanswered_at``): a cancellation reads it before it withdraws a delivery
 
-- accepted / duplicate → delivered; nothing for this destination → skipped
-- refused for its content (4xx), or the order cannot be mapped → failed (alarmed)
-- unconfigured, credentials missing, unreadable or refused (401/403/404) → held: retried every
-  ``held`` seconds for as long as it takes; no retry horizon runs while held
-- 429 / 5xx / timeouts → retrying, with backoff, until the retry horizon → failed (alarmed)
-- Sign Customiser with an unknown outcome → in doubt (see above)
+The order of events: an event's delivery waits (without a retry horizon) until the order's own
+delivery to that destination and every earlier event's there rest; an event whose order never
+went to the destination is skipped, one whose order failed to get there fails (alarmed).
 
-The same rule holds for any request that says a resend is not safe (``resend_safe`` False: Onward's
-shipment events, for which it documents no duplicate rule): an unanswered attempt (a timeout after
-sending, a dropped connection, a 5xx, a worker that died after ``sent_at``) puts the delivery in
-doubt at once, with no confirmation to wait for, until an operator settles it.
-
-An order event (paid, cancelled, refunded, fulfilled, shipment_updated) is delivered the same
-way, as a delivery of its own (its message names the event's ``event_seq``), with two rules of
-order: it waits (as retrying, without a retry horizon) until the order's own delivery to that
-destination and the event before it there have settled; and an event whose order never reached
-the destination fails, or is skipped if the order was never to go there. A destination may
-answer an event with "a person must act" (a cancellation Dropday cannot receive): the delivery
-is action_required.
+Waits are carried by the queue (a ``ComeBack`` verdict), never by sleeping.
 """
 
 from __future__ import annotations
@@ -36,141 +30,62 @@ import math
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel
-
-from signbridge.logic.order_events import parse_events, standing
+from signbridge import clock as signbridge_clock
+from signbridge.lifecycle import DeliveryState
+from signbridge.logic.notices import CANCEL_BY_HAND, in_doubt_error, uncertain_withdrawal
 from signbridge.logic.outbox import DeliveryMessage
+from signbridge.logic.standing import parse_events, standing
 from signbridge.mappers.errors import MappingFailed
-from signbridge.models.events import OrderEvent, OrderStanding
-from signbridge.models.items import (
-    DeliveryError,
-    DeliveryRecord,
-    DeliveryState,
-    OrderEventRecord,
-    ProductMapping,
-    ScOrderLink,
-)
+from signbridge.models.events import EventType, OrderStanding
+from signbridge.models.items import DeliveryError, DeliveryRecord, ProductMapping
 from signbridge.models.order import Order
 from signbridge.observability import count, logger
 from signbridge.outcomes import Accepted, AuthRejected, Duplicate, Outcome, Rejected, Transient
-from signbridge.settings import RetrySchedule
-from signbridge.store import KEEP, Claim, DeliveryChange, OrderState, Store
-
-
-@dataclass
-class OrderContext:
-    order: Order
-    custom_line_ids: set[str]
-    products: dict[str, ProductMapping]
-
-
-@dataclass
-class EventContext:
-    order: Order
-    custom_line_ids: set[str]
-    products: dict[str, ProductMapping]
-    event: OrderEvent
-    record: OrderEventRecord
-    before: OrderStanding  # the order as the earlier events left it
-    after: OrderStanding  # ... and as this event leaves it
-    order_delivery: DeliveryRecord  # the order's own delivery to this destination (delivered)
-    # This destination's deliveries of the order's earlier events, by the platform's event id (each settled).
-    earlier: dict[str, DeliveryRecord] = field(default_factory=dict)
+from signbridge.ports import (
+    Cancellation,
+    DestinationUnavailable,
+    EventContext,
+    OrderContext,
+    Plan,
+    Port,
+    Step,
+    Traits,
+)
+from signbridge.retry import RetrySchedule, next_wait
+from signbridge.store import KEEP, Change, OrderState, SendingStep, Store
 
 
 @dataclass(frozen=True)
-class ActionRequired:
-    """Nothing can be sent for this event: a person must act (``metric`` counts it, for an alarm)."""
+class Done:
+    """The message is finished with (the delivery moved on, or there was nothing to do)."""
 
-    code: str
-    message: str
-    metric: str
+    state: DeliveryState | None
 
 
-class DestinationPort(Protocol):
-    name: str
-    # True when the destination has no duplicate rule: an unanswered attempt must be confirmed
-    # by its own order:created webhook (or an operator), never resent.
-    confirms_by_webhook: bool
+@dataclass(frozen=True)
+class ComeBack:
+    """The message should come back after ``delay`` seconds."""
 
-    def prepare(self, context: OrderContext) -> BaseModel | None: ...
-
-    def send(self, request: Any) -> Outcome: ...
-
-    def confirms(self, request: Any, link: ScOrderLink) -> bool:
-        """Whether the destination's own record ``link`` is the order ``request`` would create."""
-        ...
-
-    def prepare_event(self, context: EventContext) -> Any:
-        """What to send for an order event: a request, an ActionRequired, or None (nothing)."""
-        ...
-
-    def send_event(self, request: Any) -> Outcome: ...
+    delay: float
+    reason: str
 
 
-def resend_safe(request: Any) -> bool:
-    """Whether sending ``request`` again after an unanswered attempt is harmless (the destination's
-    duplicate rule, or a body that carries the whole state). A request says so with ``resend_safe``;
-    one that says nothing is safe, as every order create to a destination with a duplicate rule is."""
-    return bool(getattr(request, "resend_safe", True))
-
-
-class DestinationUnavailable(Exception):
-    """The destination is routed but cannot be used as configured: its deliveries are held."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
+Verdict = Done | ComeBack
 
 # Builds a destination's port from its current settings and credentials (re-read, so a key added
 # or rotated later is used without a redeploy); raises DestinationUnavailable.
-DestinationResolver = Callable[[str], DestinationPort]
+DestinationResolver = Callable[[str], Port]
 
 
-class RetryLater(Exception):
-    """The message should come back after ``delay`` seconds."""
-
-    def __init__(self, delay: float, reason: str):
-        super().__init__(reason)
-        self.delay = delay
-
-
-@dataclass
+@dataclass(frozen=True)
 class Policy:
     schedule: Callable[[str], RetrySchedule]
     lease_seconds: int
     in_doubt_grace_seconds: int
-
-
-def backoff_seconds(
-    elapsed: float, schedule: RetrySchedule, retry_after: float | None, rng: Callable[[], float]
-) -> float:
-    """The wait before the next attempt of a run of transient failures that began ``elapsed``
-    seconds ago: about as long again as the run has lasted (so the waits double), from ``base``
-    up to ``cap``, with equal jitter (half fixed, half random: the schedule stays predictable),
-    and never sooner than the destination's Retry-After.
-    """
-    step = min(schedule.cap, max(schedule.base, elapsed))
-    delay = step / 2 + step / 2 * rng()
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, 43_200))
-    return delay
-
-
-def attempt_times(schedule: RetrySchedule, jitter: float = 1.0) -> list[float]:
-    """When the attempts of a run of transient failures are made, in seconds from the first, up
-    to the horizon (the forwarder's own arithmetic, with the jitter fixed): for the README and tests."""
-    times = [0.0]
-    while times[-1] < schedule.horizon:
-        wait = backoff_seconds(times[-1], schedule, None, lambda: jitter)
-        times.append(min(times[-1] + max(1.0, wait), schedule.horizon))
-    return times
 
 
 class Forwarder:
@@ -178,386 +93,498 @@ class Forwarder:
         self,
         store: Store,
         resolve: DestinationResolver,
+        traits: Callable[[str], Traits],
         policy: Policy,
         clock: Callable[[], float] | None = None,
         rng: Callable[[], float] = random.random,
     ):
         self.store = store
         self.resolve = resolve
+        self.traits = traits
         self.policy = policy
-        self.clock = clock or (lambda: datetime.now(UTC).timestamp())
+        self.clock = clock or (lambda: signbridge_clock.now())
         self.rng = rng
 
-    def _now(self) -> tuple[int, str]:
+    def now(self) -> tuple[int, str]:
         now = self.clock()
         return int(now), datetime.fromtimestamp(now, UTC).isoformat()
 
-    def deliver(self, message: DeliveryMessage, lease_seconds: int | None = None) -> DeliveryState:
-        """Make one attempt; return the state reached (the message is done), or raise RetryLater."""
-        order_id, destination = message.order_id, message.destination
-        log = {"order_id": order_id, "destination": destination}
-        now, at = self._now()
-        attempt_id = uuid.uuid4().hex
-        lease = lease_seconds or self.policy.lease_seconds
-        claim = self.store.claim_delivery(
-            order_id, destination, attempt_id, now, lease, at, message.gen, message.event_seq
-        )
-        if claim is None:
-            return self._not_claimed(message, now)
-        attempt = _Attempt(self, claim, message, now)
-        if claim.crashed and message.event_seq is not None:
-            # The last attempt said it was sending an event's request that must not be sent
-            # twice, then died. Nothing can confirm an event: it is in doubt, before anything
-            # (waiting for an earlier event, failing) could release the lease and forget it.
-            # Its platform id goes into the resolve command the operator is given.
-            crashed_state = self.store.get_order_state(order_id)
-            attempt.event_id = next(
-                (e.event_id for e in (crashed_state.events if crashed_state else []) if e.seq == message.event_seq),
-                None,
-            )
-            return attempt.doubt(claim.delivery.sent_at or now, "an earlier attempt was never answered", False)
-
-        try:
-            port = self.resolve(destination)
-        except DestinationUnavailable as exc:
-            return attempt.hold(exc.code, exc.message)
-
-        state = self.store.get_order_state(order_id)
-        if state is None:
-            logger.error("delivery of an order that does not exist", extra=log)
+    def deliver(self, message: DeliveryMessage, lease_seconds: int | None = None) -> Verdict:
+        """Handle one message: what the queue should do with it."""
+        log = {"order_id": message.order_id, "destination": message.destination, "event_seq": message.event_seq}
+        state = self.store.get_order_state(message.order_id)
+        delivery = state.delivery(message.destination, message.event_seq) if state else None
+        if state is None or delivery is None:
+            logger.error("message for a delivery that does not exist", extra=log)
             count("DeliveryErrored")
-            return attempt.finish(
-                DeliveryState.FAILED, error=DeliveryError(code="order_missing", message="order not found")
-            )
-        if message.event_seq is not None:
-            return self._deliver_event(attempt, port, state, message.event_seq)
-        order = Order.model_validate_json(state.order.body)
-        custom = set(state.order.custom_line_ids)
-        products = self._designs(order, custom)
+            return Done(None)
+        if delivery.gen != message.gen:
+            logger.info("stale message dropped: the delivery has a newer one", extra={**log, "gen": message.gen})
+            return Done(delivery.state)
+        return _Handling(self, state, delivery, message, lease_seconds or self.policy.lease_seconds).run()
+
+    def confirm_in_doubt(self, delivery: DeliveryRecord) -> bool:
+        """Settle an in-doubt delivery whose destination has since confirmed it (the sweeper)."""
+        if delivery.event_seq is not None or not self.traits(delivery.destination).confirms_by_webhook:
+            return False
+        state = self.store.get_order_state(delivery.order_id)
+        current = state.delivery(delivery.destination) if state else None
+        if state is None or current is None or current.state is not DeliveryState.IN_DOUBT or not state.sc_orders:
+            return False
         try:
-            request = port.prepare(OrderContext(order, custom, products))
-        except MappingFailed as exc:
-            return attempt.unmappable(exc)
-        if request is None:
-            return attempt.nothing_to_send("Nothing in this order is for this destination.")
-
-        if port.confirms_by_webhook:
-            confirmation = next((link for link in state.sc_orders if port.confirms(request, link)), None)
-            if confirmation is not None:
-                # The destination's own order:created names this very order: it has it.
-                logger.info("delivery confirmed by the destination's webhook", extra=log)
-                count("DeliveryConfirmed")
-                return attempt.finish(DeliveryState.DELIVERED, ref=str(confirmation.sc_order_id), in_doubt_since=None)
-            if (stopped := attempt.before_unsafe_send(confirmable=True)) is not None:
-                return stopped
-        if claim.delivery.state is DeliveryState.IN_DOUBT:
-            # Only a destination without a duplicate rule is ever left in doubt; should one be
-            # left by an older version, a resend is what its duplicate rule makes safe.
-            logger.info("resending after an unanswered attempt", extra=log)
-
-        outcome = port.send(request)
-        return attempt.settle(outcome, port.confirms_by_webhook)
-
-    def _deliver_event(self, attempt: _Attempt, port: DestinationPort, state: OrderState, seq: int) -> DeliveryState:
-        destination = attempt.message.destination
-        record = next((e for e in state.events if e.seq == seq), None)
-        if record is None:
-            return attempt.finish(
-                DeliveryState.FAILED, error=DeliveryError(code="event_missing", message=f"no event {seq} recorded")
-            )
-        own = next((d for d in state.deliveries if d.destination == destination), None)
-        earlier = [
-            d
-            for d in [own, *state.event_deliveries]
-            if d is not None and d.destination == destination and (d.event_seq or 0) < seq
-        ]
-        unsettled = [d for d in earlier if not d.state.terminal]
-        if unsettled:
-            first = unsettled[0]
-            what = "the order itself" if first.event_seq is None else f"event {first.event_seq}"
-            # Behind a delivery in doubt only an operator moves things on: look again less often.
-            delay = attempt.schedule.held if first.state is DeliveryState.IN_DOUBT else None
-            return attempt.wait(f"waiting for {what} to reach {destination} first ({first.state})", delay)
-        if own is None or own.state in (DeliveryState.SKIPPED, DeliveryState.CANCELLED):
-            return attempt.finish(
-                DeliveryState.SKIPPED,
-                error=DeliveryError(code="order_not_sent", message=f"The order itself was not sent to {destination}."),
-            )
-        if own.state is not DeliveryState.DELIVERED:
-            return attempt.finish(
-                DeliveryState.FAILED,
-                error=DeliveryError(
-                    code="order_not_delivered",
-                    message=f"The order itself never reached {destination} ({own.state}): "
-                    "settle it first, then retry this event.",
-                ),
-            )
-        order = Order.model_validate_json(state.order.body)
-        events = parse_events(state, up_to=seq)
-        custom = set(state.order.custom_line_ids)
-        products = self._designs(order, custom)
-        context = EventContext(
-            order=order,
-            custom_line_ids=custom,
-            products=products,
-            event=events[-1],
-            record=record,
-            before=standing(order, events[:-1]),
-            after=standing(order, events),
-            order_delivery=own,
-            earlier={e.event_id: d for e in state.events for d in earlier if d.event_seq == e.seq},
+            port = self.resolve(delivery.destination)
+        except DestinationUnavailable:
+            return False
+        link = _confirmation(port, _order_context(state, {}), state)
+        if link is None:
+            return False
+        now, at = self.now()
+        moved = self.store.move(
+            current,
+            "confirm",
+            Change(updated_at=at, destination_ref=str(link), error=None, unanswered=None, next_attempt_at=None),
+            now=now,
         )
-        try:
-            request = port.prepare_event(context)
-        except MappingFailed as exc:
-            return attempt.unmappable(exc)
-        if request is None:
-            return attempt.nothing_to_send(f"Nothing to send to {destination} for this event.")
-        if isinstance(request, ActionRequired):
-            count(request.metric)
-            logger.critical("a person must act on an order event", extra={**attempt.log, "code": request.code})
-            return attempt.finish(
-                DeliveryState.ACTION_REQUIRED, error=DeliveryError(code=request.code, message=request.message)
-            )
-        safe = resend_safe(request)
-        if not safe:
-            attempt.event_id = record.event_id
-            if (stopped := attempt.before_unsafe_send(confirmable=False)) is not None:
-                return stopped
-        return attempt.settle(port.send_event(request), confirms_by_webhook=False, safe_to_resend=safe)
+        return moved is not None
 
-    def _designs(self, order: Order, custom: set[str]) -> dict[str, ProductMapping]:
-        """The stored Sign Customiser designs of the order's customised lines."""
+
+def _order_context(state: OrderState, products: dict[str, ProductMapping]) -> OrderContext:
+    order = Order.model_validate_json(state.order.body)
+    return OrderContext(order, set(state.order.custom_line_ids), products)
+
+
+def _confirmation(port: Port, context: OrderContext, state: OrderState) -> int | None:
+    if port.confirmer is None:
+        return None
+    link = port.confirmer.confirmation(context, state.sc_orders)
+    return link.sc_order_id if link is not None else None
+
+
+class _Handling:
+    """One message's handling: the decision on a fresh read, then (after a claim) the attempt."""
+
+    def __init__(
+        self, forwarder: Forwarder, state: OrderState, delivery: DeliveryRecord, message: DeliveryMessage, lease: int
+    ):
+        self.forwarder = forwarder
+        self.store = forwarder.store
+        self.state = state
+        self.delivery = delivery
+        self.message = message
+        self.lease = lease
+        self.now, self.at = forwarder.now()
+        self.destination = message.destination
+        self.traits = forwarder.traits(self.destination)
+        self.schedule = forwarder.policy.schedule(self.destination)
+        self.record = state.event(message.event_seq) if message.event_seq is not None else None
+        self.event_id = self.record.event_id if self.record else None
+        self.log: dict[str, Any] = {
+            "order_id": message.order_id,
+            "destination": self.destination,
+            "event_seq": message.event_seq,
+            "attempt": delivery.attempts + 1,
+        }
+        # An earlier attempt said it was sending a step and died: the destination may have it.
+        d = delivery
+        crashed = d.sent_at is not None and d.lease_until is not None and d.lease_until < self.now
+        self.crash: tuple[int, str | None] | None = (d.sent_at or self.now, d.sending_step) if crashed else None
+        self.attempt_id: str | None = None
+
+    # ------------------------------------------------------------------ the decision
+    def run(self) -> Verdict:
+        d = self.delivery
+        if d.state is DeliveryState.IN_DOUBT:
+            return self.look_again()
+        if not d.state.queued:
+            return Done(d.state)  # a redelivered message: it rests, settled, or awaits its paid event
+        if d.lease_until is not None and d.lease_until >= self.now:
+            # Another attempt holds the lease: a duplicate of the message, or a worker that may
+            # still be sending. Come back once the lease has expired (then the crash is seen).
+            return ComeBack(d.lease_until - self.now + 1, "another attempt holds the lease")
+        if d.lease_until is None and d.next_attempt_at is not None and d.next_attempt_at > self.now:
+            return ComeBack(d.next_attempt_at - self.now, "not due yet")  # an early message
+        if self.crash is not None:
+            logger.warning("the last attempt died after it said it was sending", extra=self.log)
+            if d.sending_safe is False:
+                return self.doubt(self.crash[0], self.crash[1], "a worker died after sending it", d.steps_left)
+        if self.message.event_seq is not None and (waiting := self.waiting_for()) is not None:
+            return waiting
+        if self.message.event_seq is None and self.cancelled_here():
+            return self.withdraw()
+        try:
+            port = self.forwarder.resolve(self.destination)
+        except DestinationUnavailable as exc:
+            return self.hold(exc.code, exc.message)
+        if self.message.event_seq is not None:
+            return self.event(port)
+        return self.order(port)
+
+    def standing(self, up_to: int | None = None) -> tuple[Order, OrderStanding, list[Any]]:
+        order = Order.model_validate_json(self.state.order.body)
+        events = parse_events(self.state.events, up_to=up_to)
+        return order, standing(order, events), events
+
+    def cancelled_here(self) -> bool:
+        """The order was cancelled, and this destination cannot be told: the delivery must not go."""
+        if self.traits.cancellation is not Cancellation.BY_HAND or not self.state.events:
+            return False
+        return self.standing()[1].cancelled
+
+    def waiting_for(self) -> Verdict | None:
+        """An earlier delivery to this destination that does not rest yet, if any: wait for it."""
+        seq = self.message.event_seq or 0
+        own = self.state.delivery(self.destination)
+        earlier = [own] if own else []
+        earlier += [
+            d for d in self.state.event_deliveries if d.destination == self.destination and (d.event_seq or 0) < seq
+        ]
+        first = next((d for d in earlier if not d.state.resting), None)
+        if first is None:
+            return None
+        what = "the order itself" if first.event_seq is None else f"event {first.event_seq}"
+        # Behind a delivery in doubt or awaiting payment only a person or an event moves things on.
+        slow = first.state is DeliveryState.IN_DOUBT or not first.state.queued
+        return self.wait(
+            f"waiting for {what} to reach {self.destination} first ({first.state})",
+            self.schedule.held if slow else self.schedule.base,
+        )
+
+    def products(self, order: Order) -> dict[str, ProductMapping]:
+        custom = set(self.state.order.custom_line_ids)
         if not custom:
             return {}
         return self.store.get_products_by_external_id(
             [line.external_id for line in order.line_items if line.id in custom]
         )
 
-    def _not_claimed(self, message: DeliveryMessage, now: int) -> DeliveryState:
-        current = self.store.get_delivery(message.order_id, message.destination, message.event_seq)
-        log = {"order_id": message.order_id, "destination": message.destination, "gen": message.gen}
-        if current is None:
-            logger.error("message for an unknown delivery", extra=log)
-            count("DeliveryErrored")
-            return DeliveryState.FAILED
-        if current.gen != message.gen:
-            logger.info("stale message dropped: the delivery has a newer one", extra=log)
-            return current.state
-        if current.state.terminal:
-            return current.state  # a redelivered message: already settled
-        if current.next_attempt_at is not None and current.next_attempt_at > now and not current.lease_until:
-            # Early (a replacement message's delay is capped at 15 min): the schedule still holds.
-            raise RetryLater(current.next_attempt_at - now, "not due yet")
-        # Another attempt holds the lease: a duplicate delivery of the message, or a worker that
-        # died mid-attempt. Come back once the lease has expired (then the claim sees the crash).
-        raise RetryLater(max(1, (current.lease_until or now) - now + 1), "another attempt holds the lease")
-
-    def confirm_in_doubt(self, delivery: DeliveryRecord) -> bool:
-        """Settle an in-doubt delivery whose destination has since confirmed it (the sweeper)."""
+    def order(self, port: Port) -> Verdict:
+        order = Order.model_validate_json(self.state.order.body)
+        context = OrderContext(order, set(self.state.order.custom_line_ids), self.products(order))
         try:
-            port = self.resolve(delivery.destination)
-        except DestinationUnavailable:
-            return False
-        state = self.store.get_order_state(delivery.order_id)
-        if state is None or not state.sc_orders or not port.confirms_by_webhook:
-            return False
-        order = Order.model_validate_json(state.order.body)
-        custom = set(state.order.custom_line_ids)
-        request = port.prepare(OrderContext(order, custom, {}))
-        link = next((link for link in state.sc_orders if request is not None and port.confirms(request, link)), None)
-        if link is None:
-            return False
-        _, at = self._now()
-        return self.store.resolve_delivered(delivery.order_id, delivery.destination, at, str(link.sc_order_id))
+            plan = port.orders.plan_order(context)
+        except MappingFailed as exc:
+            return self.unmappable(exc)
+        if plan is None:
+            return self.skip("nothing_to_send", "Nothing in this order is for this destination.")
+        if self.traits.confirms_by_webhook and (link := _confirmation(port, context, self.state)) is not None:
+            logger.info("delivery confirmed by the destination's webhook", extra=self.log)
+            return self.confirm(str(link))
+        return self.send(plan, confirmable=self.traits.confirms_by_webhook)
 
-
-class _Attempt:
-    """One claimed attempt: records its outcome and decides when the message comes back."""
-
-    def __init__(self, forwarder: Forwarder, claim: Claim, message: DeliveryMessage, now: int):
-        self.forwarder = forwarder
-        self.claim = claim
-        self.message = message
-        self.now = now
-        self.schedule = forwarder.policy.schedule(message.destination)
-        self.event_id: str | None = None  # the platform's id of the event this attempt delivers
-        # An earlier attempt said it was sending and died: until this delivery is settled, every
-        # outcome recorded keeps that (as in_doubt_since), so holding or waiting before the
-        # send check never forgets it and a later attempt never sends again by itself.
-        self.unanswered_since = (claim.delivery.sent_at or now) if claim.crashed else None
-        self.log = {
-            "order_id": message.order_id,
-            "destination": message.destination,
-            "attempt": claim.delivery.attempts + 1,
-        }
-
-    def finish(
-        self,
-        state: DeliveryState,
-        *,
-        ref: str | None = None,
-        error: DeliveryError | None = None,
-        next_attempt_at: int | None = None,
-        in_doubt_since: Any = KEEP,
-        retrying_since: Any = None,
-    ) -> DeliveryState:
-        _, at = self.forwarder._now()
-        if in_doubt_since is KEEP and self.unanswered_since is not None:
-            in_doubt_since = self.unanswered_since
-        change = DeliveryChange(
-            state=state,
-            updated_at=at,
-            due_at=next_attempt_at if next_attempt_at is not None else self.now,
-            destination_ref=ref,
-            error=error,
-            clear_error=state is DeliveryState.DELIVERED,
-            next_attempt_at=next_attempt_at,
-            retrying_since=retrying_since,
-            in_doubt_since=None if state.settled else in_doubt_since,
-        )
-        # The event's key part only when there is one: an order's delivery is recorded as before.
-        event = {} if self.message.event_seq is None else {"event_seq": self.message.event_seq}
-        if not self.forwarder.store.finish_attempt(
-            self.message.order_id, self.message.destination, self.claim.attempt_id, change, **event
-        ):
-            logger.warning("lease lost before the outcome was recorded", extra=self.log)
-        return state
-
-    def unmappable(self, exc: MappingFailed) -> DeliveryState:
-        """The request cannot be expressed in the destination's format: failed, naming the field."""
-        count("DeliveryMappingFailed")
-        logger.error("cannot be mapped", extra={**self.log, "field": exc.field, "reason": str(exc)})
-        return self.finish(
-            DeliveryState.FAILED,
-            error=DeliveryError(code="mapping_failed", message=str(exc), fields={exc.field: [str(exc)]}),
-        )
-
-    def nothing_to_send(self, message: str) -> DeliveryState:
-        return self.finish(DeliveryState.SKIPPED, error=DeliveryError(code="nothing_to_send", message=message))
-
-    def later(self, state: DeliveryState, delay: float, error: DeliveryError, **changes: Any) -> DeliveryState:
-        delay = max(1.0, delay)
-        self.finish(state, error=error, next_attempt_at=self.now + math.ceil(delay), **changes)
-        raise RetryLater(delay, error.message)
-
-    def wait(self, reason: str, delay: float | None = None) -> DeliveryState:
-        """An earlier delivery to this destination must settle first: back soon, no retry horizon."""
-        return self.later(
-            DeliveryState.RETRYING,
-            self.schedule.base if delay is None else delay,
-            DeliveryError(code="waiting_for_earlier", message=reason),
-            retrying_since=None,
-        )
-
-    def hold(self, code: str, message: str, status: int | None = None) -> DeliveryState:
-        count("DeliveryHeld")
-        logger.error("delivery held: the destination cannot be used as configured", extra={**self.log, "code": code})
-        return self.later(
-            DeliveryState.HELD, self.schedule.held, DeliveryError(code=code, message=message, status=status)
-        )
-
-    def before_unsafe_send(self, confirmable: bool) -> DeliveryState | None:
-        """Before sending a request that must not reach the destination twice: an earlier attempt
-        never answered puts the delivery in doubt (the state reached); otherwise this attempt says
-        it is sending, and None lets it send."""
-        delivery = self.claim.delivery
-        # An unanswered attempt stays unanswered whatever happened since (held for a while, a
-        # retry or replay by an operator): only `order resolve --resend` forgets it.
-        if self.claim.crashed or delivery.in_doubt_since is not None:
-            since = delivery.in_doubt_since or self.unanswered_since or self.now
-            return self.doubt(since, "an earlier attempt was never answered", confirmable=confirmable)
-        # Say "this attempt is sending" before sending: a worker that dies before this line
-        # sent nothing, and its delivery is not put in doubt.
-        event = {} if self.message.event_seq is None else {"event_seq": self.message.event_seq}
-        if not self.forwarder.store.mark_sent(
-            self.message.order_id, self.message.destination, self.claim.attempt_id, self.now, **event
-        ):
-            logger.warning("lease lost before sending", extra=self.log)
-            return delivery.state
-        return None
-
-    def doubt(self, since: int, reason: str, confirmable: bool = True) -> DeliveryState:
-        """No resend: wait for the destination's confirmation (when it can confirm), then stay in
-        doubt for an operator."""
-        order_id, destination = self.message.order_id, self.message.destination
-        if not confirmable:
-            count("DeliveryInDoubt")
-            logger.critical("delivery in doubt: an operator must settle it", extra=self.log)
-            event = f" --event {self.event_id}" if self.event_id else ""
-            error = DeliveryError(
-                code="in_doubt",
-                message=f"{reason}; the destination may have it and documents no duplicate rule, so it is not "
-                f"resent. Check the destination, then run "
-                f"`signbridge order resolve {order_id} {destination}{event} --delivered|--resend`.",
+    def event(self, port: Port) -> Verdict:
+        record = self.record
+        own = self.state.delivery(self.destination)
+        if record is None or own is None:
+            return self.block("event_missing", f"No event {self.message.event_seq} or order delivery is recorded.")
+        order, after, events = self.standing(up_to=record.seq)
+        event = events[-1]
+        has_it = own.state is DeliveryState.DELIVERED
+        may_have_it = has_it or own.unanswered_at is not None
+        if event.type is EventType.CANCELLED and self.traits.cancellation is Cancellation.BY_HAND:
+            if not may_have_it:
+                return self.skip("order_not_sent", f"The order itself was never sent to {self.destination}.")
+            return self.cancel_by_hand(own)
+        if own.state.settled and not has_it:
+            return self.skip("order_not_sent", f"The order itself was not sent to {self.destination} ({own.state}).")
+        if not has_it:
+            return self.block(
+                "order_not_delivered",
+                f"The order itself never reached {self.destination} ({own.state}): settle it first "
+                f"(`signbridge order retry {self.message.order_id}`), then this event goes after it.",
             )
-            return self.finish(DeliveryState.IN_DOUBT, error=error, in_doubt_since=since)
-        error = DeliveryError(
-            code="in_doubt",
-            message=f"{reason}; the destination may have the order. Waiting for its order:created webhook.",
+        if port.events is None or event.type not in self.traits.receives:
+            return self.skip("not_forwarded", f"{self.traits.title} {self.traits.not_forwarded}")
+        earlier = {
+            e.event_id: d
+            for e in self.state.events
+            for d in self.state.event_deliveries
+            if d.destination == self.destination and d.event_seq == e.seq and e.seq < record.seq
+        }
+        context = EventContext(
+            order=order,
+            custom_line_ids=set(self.state.order.custom_line_ids),
+            products=self.products(order),
+            event=event,
+            record=record,
+            before=standing(order, events[:-1]),
+            after=after,
+            order_delivery=own,
+            earlier=earlier,
         )
-        remaining = since + self.forwarder.policy.in_doubt_grace_seconds - self.now
-        if remaining > 0:
-            return self.later(DeliveryState.IN_DOUBT, remaining, error, in_doubt_since=since)
-        count("DeliveryInDoubt")
-        logger.critical("delivery in doubt: an operator must settle it", extra=self.log)
-        error = error.model_copy(
-            update={
-                "message": f"{reason}, and no confirmation came. Check the destination, then run "
-                f"`signbridge order resolve {order_id} {destination} --delivered|--resend`."
-            }
-        )
-        return self.finish(DeliveryState.IN_DOUBT, error=error, in_doubt_since=since)
+        try:
+            plan = port.events.plan_event(context)
+        except MappingFailed as exc:
+            return self.unmappable(exc)
+        if plan is None:
+            return self.skip("nothing_to_send", f"Nothing to send to {self.destination} for this event.")
+        return self.send(plan, confirmable=False)
 
-    def settle(self, outcome: Outcome, confirms_by_webhook: bool, safe_to_resend: bool = True) -> DeliveryState:
-        """``confirms_by_webhook``: an unanswered attempt waits for the destination's confirmation;
-        ``safe_to_resend`` False: an unanswered attempt goes straight to an operator. Either way it
-        is never resent by itself."""
+    # ------------------------------------------------------------------ moves without requests
+    def _move(self, name: str, verdict: Verdict, **change: Any) -> Verdict:
+        """Write one move decided on the read; if the delivery changed meanwhile, look again soon."""
+        if self.crash is not None and "unanswered" not in change:
+            change["unanswered"] = self.crash  # the dead attempt may have reached the destination
+        change.setdefault("lease", None)
+        change.setdefault("sending", None)
+        change.setdefault("steps_left", None)
+        moved = self.store.move(
+            self.delivery, name, Change(updated_at=self.at, **change), now=self.now, gen=self.message.gen
+        )
+        if moved is None:
+            logger.info("the delivery changed while this message was handled: looking again", extra=self.log)
+            return ComeBack(1, "changed meanwhile")
+        return verdict
+
+    def later(self, name: str, delay: float, error: DeliveryError, **change: Any) -> Verdict:
+        delay = max(1.0, delay)
+        return self._move(
+            name, ComeBack(delay, error.message), error=error, next_attempt_at=self.now + math.ceil(delay), **change
+        )
+
+    def wait(self, reason: str, delay: float) -> Verdict:
+        """An earlier delivery to this destination must rest first: no retry horizon runs."""
+        return self.later("wait", delay, DeliveryError(code="waiting_for_earlier", message=reason), retrying_since=None)
+
+    def hold(self, code: str, message: str, status: int | None = None) -> Verdict:
+        logger.error("delivery held: the destination cannot be used as configured", extra={**self.log, "code": code})
+        return self.later("hold", self.schedule.held, DeliveryError(code=code, message=message, status=status))
+
+    def skip(self, code: str, message: str) -> Verdict:
+        return self._move("skip", Done(DeliveryState.SKIPPED), error=DeliveryError(code=code, message=message))
+
+    def block(self, code: str, message: str) -> Verdict:
+        logger.error("an event cannot be delivered", extra={**self.log, "code": code})
+        return self._move("block", Done(DeliveryState.FAILED), error=DeliveryError(code=code, message=message))
+
+    def unmappable(self, exc: MappingFailed) -> Verdict:
+        logger.error("cannot be mapped", extra={**self.log, "field": exc.field, "reason": str(exc)})
+        error = DeliveryError(code="mapping_failed", message=str(exc), fields={exc.field: [str(exc)]})
+        return self._move("unmappable", Done(DeliveryState.FAILED), error=error)
+
+    def confirm(self, reference: str) -> Verdict:
+        return self._move(
+            "confirm",
+            Done(DeliveryState.DELIVERED),
+            destination_ref=reference,
+            error=None,
+            unanswered=None,
+            next_attempt_at=None,
+        )
+
+    def withdraw(self) -> Verdict:
+        """The order was cancelled before this destination (which cannot be told) got it."""
+        unanswered = self.crash or (
+            (self.delivery.unanswered_at, self.delivery.unanswered_step) if self.delivery.unanswered_at else None
+        )
+        if unanswered is None:
+            return self._move(
+                "withdraw",
+                Done(DeliveryState.CANCELLED),
+                error=DeliveryError(code="order_cancelled", message="The order was cancelled before it was sent."),
+            )
+        logger.critical("a cancelled order may be at the destination: a person must check", extra=self.log)
+        return self._move(
+            "withdraw_uncertain",
+            Done(DeliveryState.ACTION_REQUIRED),
+            error=uncertain_withdrawal(self.traits, self.message.order_id, unanswered[0]),
+        )
+
+    def cancel_by_hand(self, own: DeliveryRecord) -> Verdict:
+        logger.critical("a person must cancel the order at the destination", extra=self.log)
+        if own.state is DeliveryState.DELIVERED:
+            where = f"after {self.traits.title} received it (reference {own.destination_ref or 'unknown'})"
+        else:
+            since = datetime.fromtimestamp(own.unanswered_at or self.now, UTC).isoformat(timespec="seconds")
+            where = f"after an attempt to send it at {since} went unanswered: {self.traits.title} may have it"
+        error = DeliveryError(
+            code=CANCEL_BY_HAND,
+            message=f"The order was cancelled (event {self.event_id}) {where}. {self.traits.title} has no cancel "
+            f"endpoint: cancel it there by hand, then run `signbridge cancellations done {self.message.order_id}`.",
+        )
+        return self._move("cancel_by_hand", Done(DeliveryState.ACTION_REQUIRED), error=error)
+
+    def doubt(self, since: int, step: str | None, reason: str, steps_left: int | None = None) -> Verdict:
+        """A step that must not be sent twice may have reached the destination: no resend."""
+        confirmable = self.traits.confirms_by_webhook and self.message.event_seq is None
+        error = in_doubt_error(self.message.order_id, self.destination, self.event_id, step, reason, confirmable)
+        logger.critical("delivery in doubt", extra={**self.log, "step": step})
+        until = since + self.forwarder.policy.in_doubt_grace_seconds if confirmable else None
+        verdict: Verdict = Done(DeliveryState.IN_DOUBT)
+        if until is not None and until > self.now:
+            verdict = ComeBack(until - self.now, "waiting for the destination's confirmation")
+        return self._move(
+            "doubt",
+            verdict,
+            error=error,
+            unanswered=(since, step),
+            next_attempt_at=until if until else None,
+            steps_left=steps_left,
+        )
+
+    def look_again(self) -> Verdict:
+        """In doubt: confirmed meanwhile, still within the grace, or now for an operator."""
+        d = self.delivery
+        if self.traits.confirms_by_webhook and self.message.event_seq is None and self.state.sc_orders:
+            try:
+                port = self.forwarder.resolve(self.destination)
+            except DestinationUnavailable:
+                port = None
+            link = _confirmation(port, _order_context(self.state, {}), self.state) if port else None
+            if link is not None:
+                return self.confirm(str(link))
+        if d.next_attempt_at is None:
+            return Done(d.state)  # already waiting for an operator
+        if d.next_attempt_at > self.now:
+            return ComeBack(d.next_attempt_at - self.now, "waiting for the destination's confirmation")
+        error = in_doubt_error(
+            self.message.order_id, self.destination, self.event_id, d.unanswered_step, "no confirmation came", False
+        )
+        return self._move("look_again", Done(d.state), error=error, next_attempt_at=None, steps_left=KEEP)
+
+    # ------------------------------------------------------------------ the attempt
+    def send(self, plan: Plan, confirmable: bool) -> Verdict:
+        steps = plan.remaining(self.delivery.acked_steps)
+        if not steps:
+            return self.confirm(self.delivery.destination_ref or "acknowledged")
+        unanswered_step = self.crash[1] if self.crash else self.delivery.unanswered_step
+        if not steps[0].resend_safe and unanswered_step == steps[0].name:
+            since = self.crash[0] if self.crash else (self.delivery.unanswered_at or self.now)
+            return self.doubt(since, steps[0].name, "an earlier attempt was never answered", len(steps) - 1)
+        self.attempt_id = uuid.uuid4().hex
+        claimed = self.store.move(
+            self.delivery,
+            "claim",
+            Change(
+                updated_at=self.at,
+                lease=(self.attempt_id, self.now + self.lease),
+                count_attempt=True,
+                sending=SendingStep(steps[0].name, steps[0].resend_safe, len(steps) - 1, self.now),
+                unanswered=self.crash if self.crash else KEEP,
+            ),
+            now=self.now,
+            gen=self.message.gen,
+        )
+        if claimed is None:
+            return ComeBack(1, "changed meanwhile")
+        self.delivery = claimed
+        for index, step in enumerate(steps):
+            outcome = step.send()
+            following = steps[index + 1] if index + 1 < len(steps) else None
+            if following is not None and isinstance(outcome, Accepted | Duplicate):
+                if not self.acknowledge(step, following, len(steps) - index - 2):
+                    return ComeBack(1, "lease lost")
+                continue
+            return self.answered(step, outcome, confirmable)
+        raise AssertionError("unreachable: the last step's answer returns")
+
+    def _answer(self, name: str, verdict: Verdict, **change: Any) -> Verdict:
+        """Record an answer as the attempt's move (conditional on its lease)."""
+        change.setdefault("lease", None)
+        change.setdefault("sending", None)
+        change.setdefault("steps_left", None)
+        _, at = self.forwarder.now()
+        moved = self.store.move(
+            self.delivery, name, Change(updated_at=at, **change), now=self.now, attempt_id=self.attempt_id
+        )
+        if moved is None:
+            logger.warning("lease lost before the answer was recorded", extra=self.log)
+        else:
+            self.delivery = moved
+        return verdict
+
+    def acknowledge(self, step: Step, following: Step, left: int) -> bool:
+        """A step answered, the next about to be sent: one write says both (the lease is kept)."""
+        now, at = self.forwarder.now()
+        forget = self.delivery.unanswered_step == step.name
+        moved = self.store.move(
+            self.delivery,
+            "acknowledged",
+            Change(
+                updated_at=at,
+                acknowledged=step.name,
+                sending=SendingStep(following.name, following.resend_safe, left, now),
+                unanswered=None if forget else KEEP,
+            ),
+            now=now,
+            attempt_id=self.attempt_id,
+        )
+        if moved is None:
+            logger.warning("lease lost between two steps", extra={**self.log, "step": step.name})
+            return False
+        self.delivery = moved
+        return True
+
+    def answered(self, step: Step, outcome: Outcome, confirmable: bool) -> Verdict:
+        log = {**self.log, "step": step.name}
         match outcome:
             case Accepted(reference) | Duplicate(reference):
-                name = "DeliveryDelivered" if isinstance(outcome, Accepted) else "DeliveryDuplicate"
-                count(name)
-                logger.info("delivered", extra={**self.log, "reference": reference, "duplicate": name})
-                return self.finish(DeliveryState.DELIVERED, ref=reference, in_doubt_since=None)
-            case Rejected(status, message, fields):
-                count("DeliveryRejected")
-                logger.error("destination rejected the order", extra={**self.log, "status": status, "fields": fields})
-                return self.finish(
-                    DeliveryState.FAILED,
-                    error=DeliveryError(code="rejected", message=message, status=status, fields=fields),
+                if isinstance(outcome, Duplicate):
+                    count("DeliveryDuplicate")
+                logger.info("delivered", extra={**log, "reference": reference})
+                return self._answer(
+                    "delivered",
+                    Done(DeliveryState.DELIVERED),
+                    destination_ref=reference,
+                    acknowledged=step.name,
+                    error=None,
+                    unanswered=None,
+                    next_attempt_at=None,
+                    retrying_since=None,
                 )
+            case Rejected(status, message, fields):
+                logger.error("destination refused the request", extra={**log, "status": status, "fields": fields})
+                error = DeliveryError(code="rejected", message=message, status=status, fields=fields)
+                return self._answer("rejected", Done(DeliveryState.FAILED), error=error)
             case AuthRejected(status, message):
-                count("DeliveryAuthRejected")
-                return self.hold("auth_rejected", message, status)
+                count("DeliveryHeld")
+                error = DeliveryError(code="auth_rejected", message=message, status=status)
+                delay = max(1.0, self.schedule.held)
+                return self._answer(
+                    "refused_key", ComeBack(delay, message), error=error, next_attempt_at=self.now + math.ceil(delay)
+                )
             case Transient(message, status, retry_after, maybe_delivered):
+                # A 5xx may come from a gateway after the application acted: the answer is unknown.
                 unanswered = maybe_delivered or (status or 0) >= 500
-                if (confirms_by_webhook or not safe_to_resend) and unanswered:
-                    # A 5xx may come from a gateway after the application acted: unknown outcome.
-                    return self.doubt(
-                        self.now, f"the attempt was not answered clearly ({message})", confirmable=confirms_by_webhook
-                    )
-                return self.retry(message, status, retry_after)
+                if unanswered and not step.resend_safe:
+                    return self.unanswered(step, f"the attempt was not answered clearly ({message})", confirmable)
+                fact = (self.now, step.name) if unanswered and self.delivery.unanswered_at is None else KEEP
+                return self.retry(message, status, retry_after, fact)
         raise AssertionError(f"unhandled outcome {outcome!r}")
 
-    def retry(self, message: str, status: int | None, retry_after: float | None) -> DeliveryState:
+    def unanswered(self, step: Step, reason: str, confirmable: bool) -> Verdict:
+        error = in_doubt_error(self.message.order_id, self.destination, self.event_id, step.name, reason, confirmable)
+        logger.critical("delivery in doubt", extra={**self.log, "step": step.name})
+        until = self.now + self.forwarder.policy.in_doubt_grace_seconds if confirmable else None
+        verdict: Verdict = Done(DeliveryState.IN_DOUBT)
+        if until is not None and until > self.now:
+            verdict = ComeBack(until - self.now, "waiting for the destination's confirmation")
+        return self._answer(
+            "unanswered",
+            verdict,
+            error=error,
+            unanswered=(self.now, step.name),
+            next_attempt_at=until,
+            # How many steps follow the one in doubt: an operator's --delivered sends them next.
+            steps_left=self.delivery.steps_left,
+        )
+
+    def retry(self, message: str, status: int | None, retry_after: float | None, fact: Any) -> Verdict:
         error = DeliveryError(code="transient", message=message, status=status)
-        since = self.claim.delivery.retrying_since or self.now
-        if self.now - since >= self.schedule.horizon:
-            count("DeliveryExhausted")
-            logger.error(
-                "delivery still failing at the end of the retry horizon", extra={**self.log, "reason": message}
+        since = self.delivery.retrying_since or self.now
+        wait = next_wait(since, self.now, self.schedule, retry_after, self.forwarder.rng)
+        if wait is None:
+            logger.error("still failing at the end of the retry horizon", extra={**self.log, "reason": message})
+            error = error.model_copy(
+                update={"code": "retries_exhausted", "message": f"still failing after the retry horizon: {message}"}
             )
-            return self.finish(
-                DeliveryState.FAILED,
-                error=error.model_copy(
-                    update={"code": "retries_exhausted", "message": f"still failing after the retry horizon: {message}"}
-                ),
-                retrying_since=since,
-            )
-        count("DeliveryRetried")
-        delay = backoff_seconds(self.now - since, self.schedule, retry_after, self.forwarder.rng)
-        delay = min(delay, max(1.0, since + self.schedule.horizon - self.now))  # one last try at the horizon
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, 43_200))
-        logger.warning("delivery will be retried", extra={**self.log, "reason": message, "delay": delay})
-        return self.later(DeliveryState.RETRYING, delay, error, retrying_since=since)
+            return self._answer("exhausted", Done(DeliveryState.FAILED), error=error, unanswered=fact)
+        logger.warning("delivery will be retried", extra={**self.log, "reason": message, "delay": wait})
+        delay = max(1.0, wait)
+        return self._answer(
+            "retry",
+            ComeBack(delay, message),
+            error=error,
+            next_attempt_at=self.now + math.ceil(delay),
+            retrying_since=since,
+            unanswered=fact,
+        )

@@ -2,13 +2,13 @@
 order and its earlier events, recorded exactly once with one delivery per routed destination
 (the same outbox as the order's own deliveries), and applied in the order they were recorded.
 
-What each destination gets (README, "Order events"):
-- Onward: every event is a delivery (an order update, an insurance refund, a shipment, a
-  shipment event), sent only after Onward has the order and after the event before it.
-- Dropday: documents no update or cancel. ``paid`` releases a delivery held until paid;
-  ``cancelled`` cancels a delivery not yet sent, and otherwise becomes a delivery that, once the
-  order is at Dropday, asks for the order to be cancelled at Dropday by hand.
-- Sign Customiser: documents nothing to receive: the event is recorded only.
+What each destination gets follows from its traits (``signbridge.ports.Traits``), never from its name:
+- an event type it receives is a delivery of its own, sent only after the destination has the
+  order and the events before it;
+- ``paid`` releases a delivery held until paid (where the destination holds unpaid orders);
+- ``cancelled``, where the destination cannot be told of one, withdraws the order's delivery if
+  it was never sent, and otherwise becomes a delivery that asks a person to cancel it there;
+- anything else is recorded only.
 """
 
 from __future__ import annotations
@@ -16,28 +16,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from signbridge.destinations import plugin
+from signbridge import clock
 from signbridge.errors import Conflict, NotFound, StoreUnavailable, ValidationFailed
-from signbridge.models.events import EventType, LineStanding, OrderEvent, OrderStanding
-from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderEventRecord
-from signbridge.models.order import FinancialStatus, LineItem, Order
-from signbridge.settings import Destination
-from signbridge.store.orders import OrderState
+from signbridge.lifecycle import MOVES, DeliveryState, Seen
+from signbridge.logic.notices import uncertain_withdrawal
+from signbridge.logic.standing import parse_events, standing
+from signbridge.models.events import EventType, OrderEvent, OrderStanding
+from signbridge.models.items import DeliveryError, DeliveryRecord, OrderEventRecord
+from signbridge.models.order import LineItem, Order
+from signbridge.observability import logger
+from signbridge.ports import Cancellation, Traits
+from signbridge.store.orders import Change, OrderState
 from signbridge.store.orders import OrderStore as Store
 
-PAID_STATUSES = (FinancialStatus.PAID, FinancialStatus.PARTIALLY_REFUNDED, FinancialStatus.REFUNDED)
-UNPAID_STATUSES = (FinancialStatus.PENDING, FinancialStatus.AUTHORIZED)
-# A Dropday delivery not yet sent that a cancellation simply cancels (no attempt may hold it).
-CANCELLABLE = (
-    DeliveryState.AWAITING_PAYMENT,
-    DeliveryState.PENDING,
-    DeliveryState.RETRYING,
-    DeliveryState.HELD,
-    DeliveryState.FAILED,
-)
 ATTEMPTS_ON_RACE = 5
 
 
@@ -46,29 +39,6 @@ class EventIntake:
     created: bool
     event: OrderEventRecord
     state: OrderState
-
-
-def standing(order: Order, events: list[OrderEvent]) -> OrderStanding:
-    """Where the order stands after ``events`` (in the order they were recorded)."""
-    result = OrderStanding(
-        paid=order.financial_status in PAID_STATUSES, lines={line.id: LineStanding() for line in order.line_items}
-    )
-    for event in events:
-        if event.type is EventType.PAID:
-            result.paid = True
-        elif event.type is EventType.CANCELLED:
-            result.cancelled = True
-        elif event.type is EventType.REFUNDED and event.refund is not None:
-            result.refunded_shipping += event.refund.shipping
-            for refunded in event.refund.lines:
-                line = result.lines[refunded.line_id]
-                line.refunded_quantity += refunded.quantity
-                line.refunded_amount += refunded.amount
-        elif event.type is EventType.FULFILLED and event.fulfilment is not None:
-            result.fulfilment_ids.append(event.id)
-            for shipped in event.fulfilment.lines:
-                result.lines[shipped.line_id].fulfilled_quantity += shipped.quantity
-    return result
 
 
 def _problem(field: str, message: str, **numbers: Any) -> dict[str, Any]:
@@ -186,53 +156,74 @@ def contradictions(order: Order, now: OrderStanding, event: OrderEvent) -> list[
     return problems
 
 
-def event_delivery(destination: str, event: OrderEvent, order_id: str, seq: int, at: str) -> DeliveryRecord:
+def event_delivery(
+    destination: str, traits: Traits, event: OrderEvent, state: OrderState, seq: int, at: str
+) -> DeliveryRecord:
     """The event's delivery to one routed destination, as first written."""
     pending = DeliveryRecord(
-        order_id=order_id, destination=destination, state=DeliveryState.PENDING, updated_at=at, event_seq=seq
+        order_id=state.order.order_id,
+        destination=destination,
+        state=DeliveryState.PENDING,
+        updated_at=at,
+        event_seq=seq,
     )
-    reason = plugin(destination).not_forwarded(event.type)
-    if reason is None:
+    if event.type in traits.receives:
         return pending
-    return pending.model_copy(
-        update={"state": DeliveryState.SKIPPED, "last_error": DeliveryError(code="not_forwarded", message=reason)}
-    )
+    if event.type is EventType.CANCELLED and traits.cancellation is Cancellation.BY_HAND:
+        return pending  # the forwarder withdraws the order there, or asks a person once it has settled
+    own = state.delivery(destination)
+    if event.type is EventType.PAID and traits.hold_until_paid and own and own.state is DeliveryState.AWAITING_PAYMENT:
+        error = DeliveryError(code="released", message=f"This event released the order to {traits.title}.")
+    else:
+        error = DeliveryError(code="not_forwarded", message=f"{traits.title} {traits.not_forwarded}.")
+    return pending.model_copy(update={"state": DeliveryState.SKIPPED, "last_error": error})
 
 
-def parse_events(state: OrderState, up_to: int | None = None) -> list[OrderEvent]:
-    return [
-        OrderEvent.model_validate_json(record.body) for record in state.events if up_to is None or record.seq <= up_to
-    ]
+def apply_to_deliveries(state: OrderState, event: OrderEvent, traits: dict[str, Traits], store: Store) -> None:
+    """What the event does to the order's own deliveries: ``paid`` releases one held until paid;
+    ``cancelled`` withdraws one not yet sent to a destination that cannot be told (or flags it
+    for a person when an attempt went unanswered). Each move is the lifecycle's, conditional on
+    the delivery as read: doing it again (a repeated event) changes nothing; one an attempt holds
+    is left to the forwarder, which applies the same rule before it sends."""
+    now, at = clock.stamp()
+    seen = Seen(now=now)
+    for delivery in state.deliveries:
+        t = traits.get(delivery.destination)
+        if t is None:
+            continue
+        change = Change(updated_at=at)
+        if event.type is EventType.PAID and t.hold_until_paid:
+            name = "release"
+            change.error = None
+        elif event.type is EventType.CANCELLED and t.cancellation is Cancellation.BY_HAND:
+            name = "withdraw" if MOVES["withdraw"].allows(delivery, seen) else "withdraw_uncertain"
+            if name == "withdraw":
+                change.error = DeliveryError(
+                    code="order_cancelled", message=f"The order was cancelled (event {event.id}) before it was sent."
+                )
+            else:
+                change.error = uncertain_withdrawal(
+                    t, delivery.order_id, delivery.unanswered_at or delivery.sent_at or now
+                )
+                change.lease, change.sending = None, None
+                if delivery.unanswered_at is None:
+                    change.unanswered = (delivery.sent_at or now, delivery.sending_step)
+        else:
+            continue
+        if MOVES[name].allows(delivery, seen):
+            moved = store.move(delivery, name, change, now=now)
+            logger.info(
+                "order delivery moved by an event",
+                extra={
+                    "order_id": delivery.order_id,
+                    "destination": delivery.destination,
+                    "move": name,
+                    "done": bool(moved),
+                },
+            )
 
 
-def _apply_to_dropday(order_id: str, event: OrderEvent, store: Store, at: str) -> None:
-    """Release or cancel the order's own Dropday delivery. Each move is conditional, so doing it
-    again (a repeated event) changes nothing."""
-    now = int(datetime.now(UTC).timestamp())
-    if event.type is EventType.PAID:
-        store.move_delivery(
-            order_id,
-            Destination.DROPDAY,
-            DeliveryState.PENDING,
-            from_states=(DeliveryState.AWAITING_PAYMENT,),
-            updated_at=at,
-            now=now,
-        )
-    elif event.type is EventType.CANCELLED:
-        store.move_delivery(
-            order_id,
-            Destination.DROPDAY,
-            DeliveryState.CANCELLED,
-            from_states=CANCELLABLE,
-            updated_at=at,
-            now=now,
-            error=DeliveryError(
-                code="order_cancelled", message=f"The order was cancelled (event {event.id}) before it was sent."
-            ),
-        )
-
-
-def accept_order_event(order_id: str, event: OrderEvent, store: Store) -> EventIntake:
+def accept_order_event(order_id: str, event: OrderEvent, store: Store, traits: dict[str, Traits]) -> EventIntake:
     """Record ``event`` once; a repeat (same id, same content) is not new, the same id with other
     content is a conflict, an event that contradicts the order is refused naming the field."""
     body = event.model_dump_json()
@@ -246,16 +237,21 @@ def accept_order_event(order_id: str, event: OrderEvent, store: Store) -> EventI
             if existing.digest != digest:
                 raise Conflict(
                     "An event with this id was already received with different content.",
-                    details={"field": "id", "event_id": event.id, "received_at": existing.received_at},
+                    details=[
+                        {
+                            "field": "id",
+                            "message": "received before with other content",
+                            "received_at": existing.received_at,
+                        }
+                    ],
                 )
-            if Destination.DROPDAY in state.order.destinations:
-                _apply_to_dropday(order_id, event, store, datetime.now(UTC).isoformat())
-            return EventIntake(created=False, event=existing, state=state)
+            apply_to_deliveries(state, event, traits, store)
+            return EventIntake(created=False, event=existing, state=store.get_order_state(order_id) or state)
         order = Order.model_validate_json(state.order.body)
-        problems = contradictions(order, standing(order, parse_events(state)), event)
+        problems = contradictions(order, standing(order, parse_events(state.events)), event)
         if problems:
             raise ValidationFailed("The event contradicts the order.", details=problems)
-        at = datetime.now(UTC).isoformat()
+        _, at = clock.stamp()
         seq = state.order.event_count + 1
         record = OrderEventRecord(
             order_id=order_id,
@@ -267,10 +263,11 @@ def accept_order_event(order_id: str, event: OrderEvent, store: Store) -> EventI
             received_at=at,
             destinations=state.order.destinations,
         )
-        deliveries = [event_delivery(d, event, order_id, seq, at) for d in state.order.destinations]
+        deliveries = [
+            event_delivery(d, traits[d], event, state, seq, at) for d in state.order.destinations if d in traits
+        ]
         if store.record_event(record, state.order.event_count, deliveries):
-            if Destination.DROPDAY in state.order.destinations:
-                _apply_to_dropday(order_id, event, store, at)
+            apply_to_deliveries(state, event, traits, store)
             after = store.get_order_state(order_id)
             if after is None:  # only if the order was deleted in between
                 raise StoreUnavailable("The order could not be read back; retry shortly.")

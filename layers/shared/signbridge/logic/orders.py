@@ -1,19 +1,33 @@
-"""Platform order intake: validate, route, and persist the order with one delivery per destination."""
+"""Platform order intake: validate, route, and persist the order with one delivery per destination.
+
+Each delivery starts where its destination's traits say (``signbridge.ports.Traits``): pending;
+skipped when nothing of the order is for it; awaiting payment when it makes goods and the order is
+not paid. The core names no destination."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from signbridge.errors import Conflict, NotFound, StoreUnavailable, TotalsMismatch, UnknownProduct, ValidationFailed
+from signbridge import clock
+from signbridge.errors import (
+    Conflict,
+    NotFound,
+    OrderIdTaken,
+    StoreUnavailable,
+    TotalsMismatch,
+    UnknownProduct,
+    ValidationFailed,
+)
+from signbridge.lifecycle import DeliveryState
 from signbridge.logic.limits import ensure_storable
 from signbridge.logic.order_events import timeline
-from signbridge.models.items import DeliveryError, DeliveryRecord, DeliveryState, OrderRecord
-from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
-from signbridge.settings import Destination
+from signbridge.logic.standing import PAID_STATUSES
+from signbridge.models.items import DeliveryError, DeliveryRecord, OrderRecord
+from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
+from signbridge.ports import Traits
 from signbridge.store.orders import OrderState, OrderStore
 
 if TYPE_CHECKING:  # annotations only: the webhooks function forwards orders without the product aggregate
@@ -49,45 +63,35 @@ def custom_lines(order: Order, store: ProductStore) -> set[str]:
     return {line.id for line in order.line_items if line.external_id in issued and line.customised is not False}
 
 
-def initial_delivery(order_id: str, destination: Destination, custom_line_ids: set[str], at: str) -> DeliveryRecord:
-    if destination is Destination.SIGN_CUSTOMISER and not custom_line_ids:
-        return DeliveryRecord(
-            order_id=order_id,
-            destination=destination,
-            state=DeliveryState.SKIPPED,
-            updated_at=at,
-            last_error=DeliveryError(
-                code="no_customised_lines", message="The order has no Sign Customiser design to send."
-            ),
+def initial_delivery(
+    order: Order, destination: str, traits: Traits, custom_line_ids: set[str], at: str
+) -> DeliveryRecord:
+    pending = DeliveryRecord(order_id=order.id, destination=destination, state=DeliveryState.PENDING, updated_at=at)
+    if traits.needs_designs and not custom_line_ids:
+        error = DeliveryError(code="no_customised_lines", message="The order has no Sign Customiser design to send.")
+        return pending.model_copy(update={"state": DeliveryState.SKIPPED, "last_error": error})
+    if traits.hold_until_paid and order.financial_status not in PAID_STATUSES:
+        # It makes goods for what it receives (a voided order is never paid): wait for the paid event.
+        error = DeliveryError(
+            code="awaiting_payment",
+            message=f"Held until the order is paid ({traits.title} makes goods for what it receives): "
+            "POST a paid event to /orders/{order_id}/events to release it.",
         )
-    return DeliveryRecord(order_id=order_id, destination=destination, state=DeliveryState.PENDING, updated_at=at)
-
-
-def awaiting_payment(delivery: DeliveryRecord) -> DeliveryRecord:
-    """Dropday makes goods for what it receives: an unpaid order's delivery waits for its paid event."""
-    return delivery.model_copy(
-        update={
-            "state": DeliveryState.AWAITING_PAYMENT,
-            "last_error": DeliveryError(
-                code="awaiting_payment",
-                message="Held until the order is paid (DROPDAY_HOLD_UNTIL_PAID): "
-                "POST a paid event to /orders/{order_id}/events to release it.",
-            ),
-        }
-    )
+        return pending.model_copy(update={"state": DeliveryState.AWAITING_PAYMENT, "last_error": error})
+    return pending
 
 
 def persist_order(
     order: Order,
     origin: str,
-    destinations: list[Destination],
+    routes: dict[str, Traits],
     custom_line_ids: set[str],
     store: OrderStore,
-    hold_dropday_until_paid: bool = False,
     held_for: DeliveryError | None = None,
 ) -> Intake:
-    """``held_for``: nothing is sent anywhere, each delivery waits for a person for this reason."""
-    at = datetime.now(UTC).isoformat()
+    """``routes``: the destinations the order goes to, with their traits. ``held_for``: nothing is
+    sent anywhere, each delivery waits for a person for this reason."""
+    _, at = clock.stamp()
     record = OrderRecord(
         order_id=order.id,
         origin=origin,
@@ -96,13 +100,11 @@ def persist_order(
         # Only the fields signbridge reads or forwards tell a repeat from a different order: a
         # platform re-posting with a new `sent_at` or retry counter is the same order.
         digest=hashlib.sha256(order.contract_json().encode()).hexdigest(),
-        destinations=[str(d) for d in destinations],
+        destinations=list(routes),
         custom_line_ids=sorted(custom_line_ids),
     )
     ensure_storable(record, order.model_dump(mode="json"))
-    deliveries = [initial_delivery(order.id, d, custom_line_ids, at) for d in destinations]
-    if hold_dropday_until_paid and order.financial_status in (FinancialStatus.PENDING, FinancialStatus.AUTHORIZED):
-        deliveries = [awaiting_payment(d) if d.destination == Destination.DROPDAY else d for d in deliveries]
+    deliveries = [initial_delivery(order, name, traits, custom_line_ids, at) for name, traits in routes.items()]
     if held_for is not None:
         deliveries = [
             d.model_copy(update={"state": DeliveryState.ACTION_REQUIRED, "last_error": held_for})
@@ -114,21 +116,29 @@ def persist_order(
     state = store.get_order_state(order.id)  # a consistent read of what was just written, or existed
     if state is None:  # only if it was deleted in between: the platform's retry writes it again
         raise StoreUnavailable("The order could not be read back; retry shortly.")
-    if not created and state.order.origin == origin and state.order.digest != record.digest:
+    if not created and state.order.origin != origin:
+        raise OrderIdTaken(
+            f"An order with this id came from another channel ({state.order.origin}) first; this one would "
+            "reach no destination. Give it an id of its own.",
+            details=[
+                {"field": "id", "message": f"already names an order from {state.order.origin}", "received": order.id}
+            ],
+        )
+    if not created and state.order.digest != record.digest:
         raise Conflict(
             "An order with this id was already received with different content.",
-            details={"order_id": order.id, "received_at": state.order.received_at},
+            details=[
+                {"field": "id", "message": "received before with other content", "received_at": state.order.received_at}
+            ],
         )
     return Intake(created=created, state=state)
 
 
-def accept_platform_order(
-    order: Order, store: OrderIntakeStore, routes: list[Destination], hold_dropday_until_paid: bool = False
-) -> Intake:
+def accept_platform_order(order: Order, store: OrderIntakeStore, routes: dict[str, Traits]) -> Intake:
     problems = order.totals_problems()
     if problems:
         raise TotalsMismatch("The order's amounts do not add up.", details=problems)
-    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store, hold_dropday_until_paid)
+    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store)
 
 
 def find_order(order_id: str, store: OrderStore) -> OrderState:
@@ -147,7 +157,10 @@ def find_order(order_id: str, store: OrderStore) -> OrderState:
         )
     state = store.get_order_state(order_id)
     if state is None:
-        raise NotFound("No order with this id.", details={"order_id": order_id})
+        raise NotFound(
+            "No order with this id.",
+            details=[{"field": "order_id", "message": "no order with this id", "received": order_id}],
+        )
     return state
 
 

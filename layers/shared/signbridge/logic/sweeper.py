@@ -14,15 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from signbridge.lifecycle import QUEUED, UNSETTLED, DeliveryState
 from signbridge.logic.outbox import DeliveryMessage
-from signbridge.models.items import UNSETTLED_STATES, DeliveryRecord, DeliveryState
+from signbridge.models.items import DeliveryRecord
 from signbridge.observability import logger
 from signbridge.store import Store
-
-# States whose next step is a queue message: overdue ones get a new message.
-REENQUEUED_STATES = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.RETRYING, DeliveryState.HELD)
-# States the oldest-unsettled age is measured over (failed deliveries have an alarm of their own).
-WAITING_STATES = (*REENQUEUED_STATES, DeliveryState.IN_DOUBT)
 
 
 @dataclass
@@ -65,7 +61,7 @@ def sweep(
     replacing their messages would only put them at the back again: nothing is re-enqueued."""
     report = SweepReport(backlog=queue_backlog)
     for destination in destinations:
-        for state in REENQUEUED_STATES if not queue_backlog else ():
+        for state in QUEUED if not queue_backlog else ():  # their next step is a queue message
             for delivery in store.deliveries_in_state(destination, state, due_before=now - grace_seconds):
                 gen = store.replace_message(delivery.order_id, destination, delivery.gen, now, delivery.event_seq)
                 if gen is None:
@@ -92,11 +88,11 @@ def sweep(
                 report.confirmed += 1
                 logger.info("in-doubt delivery confirmed", extra={"order_id": delivery.order_id})
         oldest = 0
-        for state in UNSETTLED_STATES:
+        for state in UNSETTLED:
             count = 0
             for delivery in store.deliveries_in_state(destination, state):
                 count += 1
-                if state in WAITING_STATES:
+                if state.kind.aged:
                     oldest = max(oldest, now - _since(delivery))
                 if state is DeliveryState.IN_DOUBT and (
                     delivery.next_attempt_at is None or delivery.next_attempt_at < now - grace_seconds

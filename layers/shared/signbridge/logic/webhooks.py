@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from signbridge.errors import ValidationFailed
+from signbridge.errors import OrderIdTaken, ValidationFailed
 from signbridge.inbound_http import field_errors, parse_model
 from signbridge.logic.limits import ensure_storable
 from signbridge.mappers.webhook_record import to_sc_order_record
 from signbridge.models.items import WebhookDelivery
 from signbridge.models.signcustomiser import OrderCreated, ScWebhookOrder
-from signbridge.settings import Destination
 from signbridge.store.webhooks import WebhookStore
 
 if TYPE_CHECKING:
+    from signbridge.ports import Traits
     from signbridge.store.orders import OrderStore
 
 ORDER_CREATED = "order:created"
@@ -69,17 +69,20 @@ def record_webhook(
     return WebhookResult(topic=topic, duplicate=outcome.duplicate_delivery, order=order)
 
 
-def forward_webhook_order(order: ScWebhookOrder, store: OrderStore, destinations: list[Destination]) -> bool:
-    """Forward an order that reached Sign Customiser by another channel to Dropday/Onward.
+def forward_webhook_order(
+    order: ScWebhookOrder, store: OrderStore, routes: dict[str, Traits], traits: dict[str, Traits]
+) -> bool:
+    """Forward an order that reached Sign Customiser by another channel to ``routes``.
 
-    The canonical id is the order's external_id when it has one, so an order that also came
-    from the platform (and was sent to Sign Customiser by us) is the same order, created once.
-    Returns whether a new order was created; raises ValidationFailed when the webhook lacks
-    what the destinations need.
+    The canonical id is the order's external_id when it has one, so the webhook of an order the
+    platform posted here (and signbridge sent to a destination that confirms by webhook) is that
+    very order, created once. Returns whether a new order was created; raises ValidationFailed
+    when the webhook lacks what the destinations need, and OrderIdTaken when its id names a
+    platform order that it is not the echo of (another channel's order under the same id).
     """
     # Only a stack that forwards webhook orders loads the order model, its country and currency
     # tables and the order intake: on its first forwarded order, not at every cold start.
-    from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
+    from signbridge.logic.orders import ORIGIN_PLATFORM, ORIGIN_SIGNCUSTOMISER, persist_order
     from signbridge.logic.webhook_money import money_hold
     from signbridge.mappers.from_signcustomiser import order_from_webhook
 
@@ -95,5 +98,19 @@ def forward_webhook_order(order: ScWebhookOrder, store: OrderStore, destinations
             "The order:created webhook cannot be forwarded: it lacks fields the destinations need.", details=details
         ) from exc
     custom = {line.id for line in canonical.line_items}
-    held_for = money_hold(order)
-    return persist_order(canonical, ORIGIN_SIGNCUSTOMISER, destinations, custom, store, held_for=held_for).created
+    try:
+        return persist_order(
+            canonical, ORIGIN_SIGNCUSTOMISER, routes, custom, store, held_for=money_hold(order)
+        ).created
+    except OrderIdTaken as exc:
+        existing = store.get_order_state(canonical.id)
+        if existing is None or existing.order.origin != ORIGIN_PLATFORM:
+            raise
+        placed = json.loads(existing.order.body)
+        echoed = any(traits[d].confirms_by_webhook for d in existing.order.destinations if d in traits)
+        same = (order.external_order_number in (None, placed.get("number"))) and (
+            not order.currency or str(order.currency).upper() == str(placed.get("currency", "")).upper()
+        )
+        if echoed and same:
+            return False  # the confirmation of an order the platform posted: nothing new to forward
+        raise exc

@@ -59,7 +59,9 @@ def sign_quantities(order: ScWebhookOrder) -> tuple[list[int], str | None]:
     prices = [p.price for p in order.products]
     ones = [_quantity(p) for p in order.products]  # a quantity the webhook does send counts
     signs = order.app_total if order.app_total is not None else order.order_total
-    if signs is None or signs == sum(price * n for price, n in zip(prices, ones, strict=True)):
+    if signs is None:
+        return ones, "neither order_total nor app_total is given: the quantities cannot be told"
+    if signs == sum(price * n for price, n in zip(prices, ones, strict=True)):
         return ones, None
     field = "app_total" if order.app_total is not None else "order_total"
     if order.order_total is not None and order.app_total is not None and order.app_total > order.order_total:

@@ -14,7 +14,7 @@ Single-table design (see README, "Data model"):
 | order event (platform)   | ORDER#{order_id}          | EVENT#{event_id}        |
 | delivery of an event     | ORDER#{order_id}          | DELIVERY#{destination}#EVENT#{seq:06d} |
 
-A delivery that is not settled (not delivered or skipped) is also in the sparse index
+A delivery that is not settled (see ``signbridge.lifecycle``) is also in the sparse index
 ``ByDeliveryState``: partition ``{destination}#{state}``, sort key the Unix second by which
 something should next happen to it (see ``DeliveryRecord.due_at``). The sweeper and the console
 read that index, never the whole table.
@@ -23,50 +23,13 @@ read that index, never the whole table.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 
+from signbridge.lifecycle import DeliveryState
 
-class DeliveryState(StrEnum):
-    PENDING = "pending"  # waiting to be sent; the only state the outbox enqueues
-    SENDING = "sending"  # an attempt holds the lease (a lease that expires here means a crash)
-    RETRYING = "retrying"  # an attempt failed transiently; SQS brings the message back
-    # The destination is routed but cannot be used as configured (no credentials, credentials
-    # refused or unreadable): retried on a slow schedule, for as long as it takes, until fixed.
-    HELD = "held"
-    # The destination may have acted on an attempt whose answer we never heard, and it has no
-    # duplicate rule: never resent by itself; settled by its own confirmation or by an operator.
-    IN_DOUBT = "in_doubt"
-    DELIVERED = "delivered"
-    FAILED = "failed"  # refused for its content, or still failing at the end of the retry horizon
-    SKIPPED = "skipped"  # nothing in this order is for this destination
-    # Not sent until the order is paid (Dropday makes goods): released by a ``paid`` event. Not
-    # a fault: never re-enqueued by the sweeper, counted apart from held deliveries.
-    AWAITING_PAYMENT = "awaiting_payment"
-    CANCELLED = "cancelled"  # the order was cancelled before this delivery was sent
-    # Nothing can be sent, a person must act (a cancellation of an order Dropday already routed).
-    ACTION_REQUIRED = "action_required"
-
-    @property
-    def terminal(self) -> bool:
-        """No attempt will be made by itself (an operator's replay or resolve still can)."""
-        return self in (
-            DeliveryState.DELIVERED,
-            DeliveryState.FAILED,
-            DeliveryState.SKIPPED,
-            DeliveryState.CANCELLED,
-            DeliveryState.ACTION_REQUIRED,
-        )
-
-    @property
-    def settled(self) -> bool:
-        """Nothing more can or should happen: the delivery leaves the index of unsettled ones."""
-        return self in (DeliveryState.DELIVERED, DeliveryState.SKIPPED, DeliveryState.CANCELLED)
-
-
-UNSETTLED_STATES = tuple(state for state in DeliveryState if not state.settled)
+__all__ = ["DeliveryState"]  # the lifecycle's; re-exported for the stored items that carry it
 
 
 def product_by_sc_key(product_id: int) -> dict[str, str]:
@@ -179,9 +142,13 @@ class DeliveryError(BaseModel):
 
 
 class DeliveryRecord(BaseModel):
+    """One order (or one of its events) to one destination. Its moves are ``signbridge.lifecycle``'s."""
+
     order_id: str
     destination: str
     state: DeliveryState
+    # Incremented by every write: a move decided on a read is written only if nothing changed since.
+    rev: int = 0
     attempts: int = 0
     destination_ref: str | None = None
     last_error: DeliveryError | None = None
@@ -190,8 +157,20 @@ class DeliveryRecord(BaseModel):
     # Set while an attempt is under way; an expired lease means the worker died mid-attempt.
     attempt_id: str | None = None
     lease_until: int | None = None
-    # Set when an attempt's outcome was never heard (a timeout, a dropped connection, a crash).
-    in_doubt_since: int | None = None
+    # Set by an attempt just before it sends a step (and cleared with its lease): a worker that
+    # died with this set may have reached the destination with ``sending_step``.
+    sent_at: int | None = None
+    sending_step: str | None = None
+    sending_safe: bool | None = None  # whether ``sending_step`` may be sent again after no answer
+    steps_left: int | None = None  # how many steps of the plan come after ``sending_step``
+    # The steps the destination acknowledged: a retry resumes at the first one not in here.
+    acked_steps: list[str] = Field(default_factory=list)
+    # A fact for every destination: an attempt at ``unanswered_step`` was sent and never answered
+    # (a timeout, a dropped connection, a 5xx, a worker that died after sending), since this Unix
+    # second. The destination may have acted on it. Forgotten only once the step is answered or an
+    # operator says the destination has it not (``order resolve --resend``).
+    unanswered_at: int | None = Field(default=None, validation_alias=AliasChoices("unanswered_at", "in_doubt_since"))
+    unanswered_step: str | None = None
     # Unix seconds of the next attempt the queue will bring (retrying, held, in doubt).
     next_attempt_at: int | None = None
     # When the current run of transient failures began: the retry horizon counts from here.
@@ -202,46 +181,46 @@ class DeliveryRecord(BaseModel):
     # Set when the sweeper or the forwarder sent this generation's message itself (the outbox
     # then leaves the delivery's "pending" write alone).
     enqueued_gen: int | None = None
-    # Set by an attempt just before it sends (and cleared with its lease): a worker that died
-    # with this set may have reached the destination.
-    sent_at: int | None = None
     # When the delivery last started waiting (created, or put back by an operator): the age the
     # oldest-unsettled alarm watches.
     waiting_since: int | None = None
     # Set on the delivery of an order event: which one (its seq in the order's events).
     event_seq: int | None = None
+    # Read from an item written before ``unanswered_at`` had its name (``in_doubt_since``): the
+    # next write moves it. Never stored.
+    legacy_doubt: bool = Field(default=False, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "in_doubt_since" in data and "unanswered_at" not in data:
+            return {**data, "legacy_doubt": True}
+        return data
 
     def due_at(self, now: int) -> int:
         """When something should next happen to this delivery (the index's sort key)."""
-        if self.state is DeliveryState.SENDING and self.lease_until is not None:
+        if self.lease_until is not None and self.state is DeliveryState.SENDING:
             return self.lease_until
-        if self.next_attempt_at is not None and self.state in (
-            DeliveryState.RETRYING,
-            DeliveryState.HELD,
-            DeliveryState.IN_DOUBT,
-        ):
+        if self.next_attempt_at is not None and not self.state.resting:
             return self.next_attempt_at
         return now
 
     def public(self) -> dict[str, Any]:
         view = self.model_dump(
-            exclude={
-                "order_id",
-                "attempt_id",
-                "lease_until",
-                "gen",
-                "enqueued_gen",
-                "sent_at",
-                "retrying_since",
-                "waiting_since",
-                "created_at",
-                "next_attempt_at",
-                "event_seq",
-            },
+            include={"destination", "state", "attempts", "destination_ref", "last_error", "updated_at"},
             exclude_none=True,
             mode="json",
         )
-        if self.next_attempt_at is not None and not self.state.terminal:
+        if self.acked_steps:
+            view["acknowledged_steps"] = list(self.acked_steps)
+        if self.unanswered_at is not None:
+            # The destination may have acted on an attempt whose answer never came.
+            view["unanswered"] = {"since": datetime.fromtimestamp(self.unanswered_at, UTC).isoformat()}
+            if self.unanswered_step:
+                view["unanswered"]["step"] = self.unanswered_step
+            if self.state is DeliveryState.IN_DOUBT:
+                view["in_doubt_since"] = view["unanswered"]["since"]
+        if self.next_attempt_at is not None and not self.state.resting:
             view["next_attempt_at"] = datetime.fromtimestamp(self.next_attempt_at, UTC).isoformat()
         return view
 

@@ -9,8 +9,12 @@ A root is a module of its own rather than the ``app.py`` itself so that tests, w
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from signbridge.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from signbridge.ports import Traits
 
 _ROOTS = ("products", "webhooks", "orders", "outbox")
 
@@ -30,11 +34,21 @@ def signing_secrets(param: str, plain: str | list[str], setting: str, *, require
     return secrets
 
 
+def destination_traits() -> dict[str, Traits]:
+    """Every registered destination's traits (its package's): what the intake needs to know of each."""
+    from signbridge.destinations import Destination, plugin
+
+    return {d.value: plugin(d.value).traits() for d in Destination}
+
+
 def reset() -> None:
     """Forget the settings and everything each loaded root built from them (tests)."""
+    from signbridge.destinations import Destination, plugin
     from signbridge.settings import get_settings
 
     get_settings.cache_clear()
+    for destination in Destination:
+        plugin(destination.value).traits.cache_clear()  # type: ignore[attr-defined]
     for name in _ROOTS:
         root = sys.modules.get(f"{__name__}.{name}")
         if root is not None:

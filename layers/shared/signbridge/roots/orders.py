@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from functools import cache
 
-from signbridge.roots import signing_secrets
+from signbridge.ports import Traits
+from signbridge.roots import destination_traits, signing_secrets
 from signbridge.settings import Settings, get_settings
 from signbridge.store.intake import OrderIntakeStore
 
@@ -17,6 +18,16 @@ def settings() -> Settings:
 @cache
 def store() -> OrderIntakeStore:
     return OrderIntakeStore(settings().table_name)
+
+
+def traits() -> dict[str, Traits]:
+    return destination_traits()
+
+
+def routes() -> dict[str, Traits]:
+    """Where a platform order goes (ROUTE_PLATFORM_ORDERS_TO), each destination with its traits."""
+    known = traits()
+    return {str(d): known[str(d)] for d in settings().route_platform_orders_to}
 
 
 def platform_order_secrets() -> list[str]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from signbridge.roots import signing_secrets
+from signbridge.roots import destination_traits, signing_secrets
 from signbridge.settings import Settings, get_settings
 from signbridge.store.base import dynamodb_client
 from signbridge.store.webhooks import WebhookStore
 
 if TYPE_CHECKING:
+    from signbridge.ports import Traits
     from signbridge.store.orders import OrderStore
 
 
@@ -41,6 +42,16 @@ def orders() -> OrderStore:
     from signbridge.store.orders import OrderStore  # only when webhook orders are forwarded
 
     return OrderStore(settings().table_name, _client())
+
+
+def traits() -> dict[str, Traits]:
+    return destination_traits()
+
+
+def routes() -> dict[str, Traits]:
+    """Where a webhook order is forwarded (FORWARD_WEBHOOK_ORDERS_TO), with each destination's traits."""
+    known = traits()
+    return {str(d): known[str(d)] for d in settings().forward_webhook_orders_to}
 
 
 def reset() -> None:

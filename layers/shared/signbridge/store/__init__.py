@@ -14,19 +14,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from signbridge.store.base import dynamodb_client, to_item
     from signbridge.store.composed import Store
-    from signbridge.store.orders import KEEP, Claim, DeliveryChange, OrderState
+    from signbridge.store.orders import KEEP, Change, OrderState, SendingStep
 
 _HOMES = {
     "Store": "composed",
     "OrderState": "orders",
-    "DeliveryChange": "orders",
-    "Claim": "orders",
+    "Change": "orders",
+    "SendingStep": "orders",
     "KEEP": "orders",
     "to_item": "base",
     "dynamodb_client": "base",
 }
 
-__all__ = ["KEEP", "Claim", "DeliveryChange", "OrderState", "Store", "dynamodb_client", "to_item"]
+__all__ = ["KEEP", "Change", "OrderState", "SendingStep", "Store", "dynamodb_client", "to_item"]
 
 
 def __getattr__(name: str) -> Any:

@@ -5,17 +5,16 @@ The deliveries' INSERTs and moves into ``pending`` on the table's stream are the
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from signbridge import clock
 from signbridge.errors import StoreUnavailable
+from signbridge.lifecycle import MOVES, Actor, Seen, initial_states, sources_of
 from signbridge.models.items import (
-    DeliveryError,
     DeliveryRecord,
-    DeliveryState,
     OrderEventRecord,
     OrderRecord,
     ScOrderLink,
@@ -24,6 +23,7 @@ from signbridge.models.items import (
     order_event_key,
     order_key,
 )
+from signbridge.observability import count
 from signbridge.store.base import (
     TableAccess,
     cancellation_codes,
@@ -45,12 +45,12 @@ class OrderState:
     events: list[OrderEventRecord] = field(default_factory=list)  # by seq
     event_deliveries: list[DeliveryRecord] = field(default_factory=list)  # by destination, then seq
 
+    def delivery(self, destination: str, event_seq: int | None = None) -> DeliveryRecord | None:
+        found = self.deliveries if event_seq is None else self.event_deliveries
+        return next((d for d in found if d.destination == destination and d.event_seq == event_seq), None)
 
-@dataclass
-class Claim:
-    delivery: DeliveryRecord  # as it was before the claim
-    attempt_id: str
-    crashed: bool  # an earlier attempt's lease was still set: it died before recording its outcome
+    def event(self, seq: int) -> OrderEventRecord | None:
+        return next((e for e in self.events if e.seq == seq), None)
 
 
 class _Keep:
@@ -61,29 +61,18 @@ class _Keep:
 KEEP: Any = _Keep()  # leave the attribute as it is
 
 
-@dataclass
-class DeliveryChange:
-    """One transition of a delivery item. ``None`` removes an optional attribute, ``KEEP`` leaves it."""
-
-    state: DeliveryState
-    updated_at: str
-    due_at: int | None = None  # the index's sort key while unsettled
-    destination_ref: str | None = None
-    error: DeliveryError | None = None
-    clear_error: bool = False
-    in_doubt_since: Any = KEEP
-    next_attempt_at: Any = KEEP
-    retrying_since: Any = KEEP
-    waiting_since: Any = KEEP
-    attempts: Any = KEEP
-    bump_gen: bool = False
-
-
 def _index(delivery: DeliveryRecord, now: int) -> dict[str, Any]:
     """The index attributes of a delivery written whole (unsettled ones only: the index is sparse)."""
     if delivery.state.settled:
         return {}
     return {"state_key": delivery_state_key(delivery.destination, delivery.state), "due_at": delivery.due_at(now)}
+
+
+def _check_created(deliveries: list[DeliveryRecord]) -> None:
+    first = initial_states()
+    wrong = [d for d in deliveries if d.state not in first]
+    if wrong:
+        raise ValueError(f"a delivery cannot be created in {wrong[0].state} (the lifecycle's first states: {first})")
 
 
 class OrderStore(TableAccess):
@@ -97,8 +86,9 @@ class OrderStore(TableAccess):
         The deliveries' INSERTs on the table's stream are the outbox: there is no second write
         to the queue that a crash could lose.
         """
+        _check_created(deliveries)
         items = [self._put_new(to_item(order_key(order.order_id), order))]
-        now = int(time.time())
+        now = int(clock.now())
         deliveries = [d if d.created_at else d.model_copy(update={"created_at": now}) for d in deliveries]
         deliveries = [d.model_copy(update={"waiting_since": d.waiting_since or d.created_at}) for d in deliveries]
         items += [
@@ -155,195 +145,76 @@ class OrderStore(TableAccess):
         item = self._get(delivery_key(order_id, destination, event_seq))
         return DeliveryRecord.model_validate(item) if item else None
 
-    def claim_delivery(
+    def move(
         self,
-        order_id: str,
-        destination: str,
-        attempt_id: str,
+        delivery: DeliveryRecord,
+        name: str,
+        change: Change,
+        *,
         now: int,
-        lease_seconds: int,
-        updated_at: str,
-        gen: int,
-        event_seq: int | None = None,
-    ) -> Claim | None:
-        """Take the lease for one attempt; None if the delivery is settled or failed, leased by
-        another attempt, or ``gen`` is not its live message's generation.
+        attempt_id: str | None = None,
+        gen: int | None = None,
+    ) -> DeliveryRecord | None:
+        """Make one move of the lifecycle (``signbridge.lifecycle.MOVES[name]``) on ``delivery`` as it
+        was read; the delivery as written, or None when it changed meanwhile (nothing written).
 
-        A lease still set from an earlier attempt means that attempt died before recording its
-        outcome: the claim says so (``crashed``), and the caller decides what that means.
+        The move must allow ``delivery`` (its sources and guards, checked here against the record
+        read); the write is conditional on the item still being that record: the attempt's lease
+        (``attempt_id``) for an attempt's answers, its revision for every other move. A move into
+        ``pending`` with a new message starts a new message generation: the outbox enqueues it.
         """
-        values: dict[str, Any] = {
-            ":one": {"N": "1"},
-            ":aid": {"S": attempt_id},
-            ":lease": {"N": str(now + lease_seconds)},
-            ":at": {"S": updated_at},
-            ":now": {"N": str(now)},
-            ":gen": {"N": str(gen)},
-            ":sending": {"S": DeliveryState.SENDING},
-            ":sk": {"S": delivery_state_key(destination, DeliveryState.SENDING)},
-        }
-        claimable = (
-            DeliveryState.PENDING,
-            DeliveryState.RETRYING,
-            DeliveryState.SENDING,
-            DeliveryState.HELD,
-            DeliveryState.IN_DOUBT,
-        )
-        for n, state in enumerate(claimable):
-            values[f":c{n}"] = {"S": state}
-        # Items written before generations existed have none: the first generation is 0.
-        same_gen = "gen = :gen" if gen else "(attribute_not_exists(gen) OR gen = :gen)"
+        m = MOVES[name]
+        seen = Seen(now=now, gen=gen, attempt_id=attempt_id)
+        if not m.allows(delivery, seen):
+            raise ValueError(
+                f"move {name!r} is not allowed from {delivery.state} ({delivery.order_id}/{delivery.destination})"
+            )
+        after = change.apply(delivery, m)
+        names = {"#s": "state"}
+        values: dict[str, Any] = {":one": {"N": "1"}}
+        for n, source in enumerate(sources_of(name)):
+            values[f":from{n}"] = {"S": source}
+        conditions = [f"#s IN ({', '.join(f':from{n}' for n in range(len(m.sources)))})"]
+        if Actor.ATTEMPT in m.by and attempt_id is not None:
+            conditions.append("attempt_id = :aid")
+            values[":aid"] = {"S": attempt_id}
+        else:
+            conditions.append("rev = :rev" if delivery.rev else "(attribute_not_exists(rev) OR rev = :rev)")
+            values[":rev"] = {"N": str(delivery.rev)}
+        sets, removes = _differences(delivery, after, values)
+        if after.state.settled:
+            removes += ["state_key", "due_at"]
+        else:
+            sets += ["state_key = :sk", "due_at = :due"]
+            values[":sk"] = {"S": delivery_state_key(after.destination, after.state)}
+            values[":due"] = {"N": str(after.due_at(now))}
+        if delivery.legacy_doubt:
+            removes.append("in_doubt_since")  # read as unanswered_at, written under that name
+        expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "") + " ADD rev :one"
         try:
             with dependency():
-                response = self.client.update_item(
+                self.client.update_item(
                     TableName=self.table_name,
-                    Key=key_of(delivery_key(order_id, destination, event_seq)),
-                    # Leaving "pending" matters: the outbox enqueues every write that lands in pending.
-                    UpdateExpression="SET #s = :sending, attempts = attempts + :one, attempt_id = :aid, "
-                    "lease_until = :lease, updated_at = :at, state_key = :sk, due_at = :lease",
-                    ConditionExpression=(
-                        f"#s IN ({', '.join(f':c{n}' for n in range(len(claimable)))}) "
-                        f"AND (attribute_not_exists(lease_until) OR lease_until < :now) AND {same_gen} "
-                        # not before its time (a replacement message may come early); an expired
-                        # lease is claimable whatever the schedule said
-                        "AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :now "
-                        "OR attribute_exists(lease_until))"
-                    ),
-                    ExpressionAttributeNames={"#s": "state"},
+                    Key=key_of(delivery_key(delivery.order_id, delivery.destination, delivery.event_seq)),
+                    UpdateExpression=expression,
+                    ConditionExpression=" AND ".join(["attribute_exists(PK)", *conditions]),
+                    ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
-                    ReturnValues="ALL_OLD",
                 )
         except ClientError as exc:
             if condition_failed(exc):
                 return None
             raise
-        old = DeliveryRecord.model_validate(from_item(response["Attributes"]))
-        # A lease left behind means its worker died; it may have sent only if it said so first.
-        crashed = old.lease_until is not None and old.sent_at is not None
-        return Claim(delivery=old, attempt_id=attempt_id, crashed=crashed)
-
-    def mark_sent(
-        self, order_id: str, destination: str, attempt_id: str, now: int, event_seq: int | None = None
-    ) -> bool:
-        """Record that this attempt is about to send (False if its lease was lost): a worker that
-        dies after this may have reached the destination; one that dies before it did not."""
-        try:
-            with dependency():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=key_of(delivery_key(order_id, destination, event_seq)),
-                    UpdateExpression="SET sent_at = :now",
-                    ConditionExpression="attempt_id = :aid",
-                    ExpressionAttributeValues={":aid": {"S": attempt_id}, ":now": {"N": str(now)}},
-                )
-            return True
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-
-    def finish_attempt(
-        self, order_id: str, destination: str, attempt_id: str, change: DeliveryChange, event_seq: int | None = None
-    ) -> bool:
-        """Record an attempt's outcome and release the lease; False if the lease was lost."""
-        return self._change(
-            order_id, destination, change, condition="attempt_id = :aid", aid=attempt_id, event_seq=event_seq
-        )
-
-    def requeue_delivery(
-        self,
-        order_id: str,
-        destination: str,
-        updated_at: str,
-        now: int,
-        *,
-        states: tuple[DeliveryState, ...] = (
-            DeliveryState.FAILED,
-            DeliveryState.RETRYING,
-            DeliveryState.PENDING,
-            DeliveryState.SENDING,
-            DeliveryState.HELD,
-            DeliveryState.SKIPPED,
-        ),
-        forget_doubt: bool = False,
-        event_seq: int | None = None,
-    ) -> bool:
-        """Operator retry or replay: back to pending with a fresh retry horizon and a new message
-        generation (the outbox enqueues it; any older message is then stale).
-
-        A lease left by a crashed attempt is kept: it still has to expire before the next claim,
-        and that claim still sees the crash. ``forget_doubt`` (an operator's "resend") clears an
-        unanswered attempt, so the next attempt sends without waiting for a confirmation.
-        """
-        change = DeliveryChange(
-            state=DeliveryState.PENDING,
-            updated_at=updated_at,
-            due_at=now,
-            waiting_since=now,
-            attempts=0,
-            next_attempt_at=None,
-            retrying_since=None,
-            in_doubt_since=None if forget_doubt else KEEP,
-            bump_gen=True,
-        )
-        return self._change(order_id, destination, change, states=states, release_lease=False, event_seq=event_seq)
-
-    def resolve_delivered(
-        self, order_id: str, destination: str, updated_at: str, reference: str, event_seq: int | None = None
-    ) -> bool:
-        """An operator (or the destination's own confirmation) settles an in-doubt delivery."""
-        change = DeliveryChange(
-            state=DeliveryState.DELIVERED,
-            updated_at=updated_at,
-            destination_ref=reference,
-            next_attempt_at=None,
-            in_doubt_since=None,
-            retrying_since=None,
-            clear_error=True,
-        )
-        return self._change(
-            order_id, destination, change, states=(DeliveryState.IN_DOUBT,), release_lease=False, event_seq=event_seq
-        )
-
-    def move_delivery(
-        self,
-        order_id: str,
-        destination: str,
-        to: DeliveryState,
-        *,
-        from_states: tuple[DeliveryState, ...],
-        updated_at: str,
-        now: int,
-        error: DeliveryError | None = None,
-        event_seq: int | None = None,
-    ) -> bool:
-        """Move a delivery no attempt holds from one of ``from_states`` to ``to`` (an order event
-        releasing or cancelling it); False when it stands elsewhere. Into ``pending`` it gets a new
-        message generation (the outbox enqueues it)."""
-        change = DeliveryChange(
-            state=to,
-            updated_at=updated_at,
-            due_at=now,
-            error=error,
-            clear_error=error is None,
-            next_attempt_at=None,
-            bump_gen=to is DeliveryState.PENDING,
-        )
-        return self._change(
-            order_id,
-            destination,
-            change,
-            condition="attribute_not_exists(lease_until)",
-            states=from_states,
-            release_lease=False,
-            event_seq=event_seq,
-        )
+        if m.metric:
+            count(m.metric)
+        return after.model_copy(update={"rev": delivery.rev + 1, "legacy_doubt": False})
 
     def record_event(self, event: OrderEventRecord, expected_count: int, deliveries: list[DeliveryRecord]) -> bool:
         """Record an order's event (its seq the next one) with its deliveries, in one transaction;
         False when its id was recorded already or another event took the seq (read again, retry).
         Like an order's, the event deliveries' INSERTs in ``pending`` are the outbox."""
-        now = int(time.time())
+        _check_created(deliveries)
+        now = int(clock.now())
         count = (
             "event_count = :prev" if expected_count else "(attribute_not_exists(event_count) OR event_count = :prev)"
         )
@@ -382,26 +253,32 @@ class OrderStore(TableAccess):
     def replace_message(
         self, order_id: str, destination: str, gen: int, now: int, event_seq: int | None = None
     ) -> int | None:
-        """Start a new message generation, so that a message about to be sent replaces ``gen``;
-        None when ``gen`` is not the live one any more (or the delivery is settled or gone).
-        The delivery is due again from ``now``: the new message has yet to arrive."""
+        """Start a new message generation, so that a message about to be sent replaces ``gen``
+        (the lifecycle's ``replace_message``); None when ``gen`` is not the live one any more (or the
+        delivery is settled or gone). The delivery is due again from ``now``: the new message has
+        yet to arrive. Read from the (eventually consistent) index, so conditional on the
+        generation, not on a revision."""
+        values: dict[str, Any] = {
+            ":gen": {"N": str(gen)},
+            ":next": {"N": str(gen + 1)},
+            ":now": {"N": str(now)},
+            ":one": {"N": "1"},
+        }
+        sources = sources_of("replace_message")
+        for n, source in enumerate(sources):
+            values[f":from{n}"] = {"S": source}
+        unsettled = f"#s IN ({', '.join(f':from{n}' for n in range(len(sources)))})"
         try:
             with dependency():
                 response = self.client.update_item(
                     TableName=self.table_name,
                     Key=key_of(delivery_key(order_id, destination, event_seq)),
                     # enqueued_gen: whoever replaces the message sends it; the outbox must not too.
-                    UpdateExpression="SET gen = :next, due_at = :now, enqueued_gen = :next",
-                    ConditionExpression="attribute_exists(PK) AND NOT #s IN (:delivered, :skipped) AND "
+                    UpdateExpression="SET gen = :next, due_at = :now, enqueued_gen = :next ADD rev :one",
+                    ConditionExpression=f"attribute_exists(PK) AND {unsettled} AND "
                     + ("gen = :gen" if gen else "(attribute_not_exists(gen) OR gen = :gen)"),
                     ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={
-                        ":gen": {"N": str(gen)},
-                        ":next": {"N": str(gen + 1)},
-                        ":now": {"N": str(now)},
-                        ":delivered": {"S": DeliveryState.DELIVERED},
-                        ":skipped": {"S": DeliveryState.SKIPPED},
-                    },
+                    ExpressionAttributeValues=values,
                     ReturnValues="UPDATED_NEW",
                 )
         except ClientError as exc:
@@ -410,78 +287,111 @@ class OrderStore(TableAccess):
             raise
         return int(response["Attributes"]["gen"]["N"])
 
-    def _change(
-        self,
-        order_id: str,
-        destination: str,
-        change: DeliveryChange,
-        *,
-        condition: str | None = None,
-        aid: str | None = None,
-        states: tuple[DeliveryState, ...] | None = None,
-        release_lease: bool = True,
-        event_seq: int | None = None,
-    ) -> bool:
-        names = {"#s": "state"}
-        values: dict[str, Any] = {":state": {"S": change.state}, ":at": {"S": change.updated_at}}
-        sets = ["#s = :state", "updated_at = :at"]
-        removes: list[str] = ["lease_until", "attempt_id", "sent_at"] if release_lease else []
-        conditions = ["attribute_exists(PK)"]
-        if condition:
-            conditions.append(condition)
-            if aid is not None:
-                values[":aid"] = {"S": aid}
-        if states:
-            for n, state in enumerate(states):
-                values[f":from{n}"] = {"S": state}
-            conditions.append(f"#s IN ({', '.join(f':from{n}' for n in range(len(states)))})")
-        if change.state.settled:
-            removes += ["state_key", "due_at"]
+
+# The attributes a move may write, besides the state and the index (which follow from the state).
+_WRITABLE = (
+    "state",
+    "attempts",
+    "destination_ref",
+    "last_error",
+    "updated_at",
+    "attempt_id",
+    "lease_until",
+    "sent_at",
+    "sending_step",
+    "sending_safe",
+    "steps_left",
+    "acked_steps",
+    "unanswered_at",
+    "unanswered_step",
+    "next_attempt_at",
+    "retrying_since",
+    "gen",
+    "enqueued_gen",
+    "waiting_since",
+)
+
+
+def _differences(before: DeliveryRecord, after: DeliveryRecord, values: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """SET and REMOVE clauses for what differs (values are added to ``values``)."""
+    sets: list[str] = []
+    removes: list[str] = []
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    for name in _WRITABLE:
+        if old[name] == new[name] and not (name == "unanswered_at" and before.legacy_doubt):
+            continue
+        if new[name] is None or new[name] == []:
+            removes.append(name)
         else:
-            sets += ["state_key = :sk", "due_at = :due"]
-            values[":sk"] = {"S": delivery_state_key(destination, change.state)}
-            values[":due"] = {"N": str(change.due_at or 0)}
-        optional = {
-            "in_doubt_since": change.in_doubt_since,
-            "next_attempt_at": change.next_attempt_at,
-            "retrying_since": change.retrying_since,
-            "waiting_since": change.waiting_since,
-            "attempts": change.attempts,
-        }
-        for name, value in optional.items():
-            if value is KEEP:
-                continue
-            if value is None:
-                removes.append(name)
-            else:
-                sets.append(f"{name} = :{name}")
-                values[f":{name}"] = {"N": str(value)}
-        if change.destination_ref is not None:
-            sets.append("destination_ref = :ref")
-            values[":ref"] = {"S": change.destination_ref}
-        if change.error is not None:
-            sets.append("last_error = :err")
-            values[":err"] = serializer.serialize(change.error.model_dump(mode="json", exclude_none=True))
-        elif change.clear_error:
-            removes.append("last_error")
-        if change.bump_gen:
-            sets.append("gen = if_not_exists(gen, :zero) + :one")
-            values[":zero"] = {"N": "0"}
-            values[":one"] = {"N": "1"}
-            removes.append("enqueued_gen")  # the outbox sends this generation's message
-        expression = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
-        try:
-            with dependency():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=key_of(delivery_key(order_id, destination, event_seq)),
-                    UpdateExpression=expression,
-                    ConditionExpression=" AND ".join(conditions),
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                )
-            return True
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
+            placeholder = f":v_{name}"
+            sets.append(f"#{name} = {placeholder}" if name == "state" else f"{name} = {placeholder}")
+            values[placeholder] = serializer.serialize(new[name])
+    return [clause.replace("#state", "#s") for clause in sets], removes
+
+
+@dataclass(frozen=True)
+class SendingStep:
+    """The step an attempt is about to send: a worker that dies after saying so may have sent it."""
+
+    name: str
+    resend_safe: bool
+    steps_left: int
+    at: int
+
+
+@dataclass
+class Change:
+    """What a move writes besides the state (which the move gives). ``KEEP`` leaves an attribute
+    as it is; None removes it."""
+
+    updated_at: str
+    error: Any = KEEP  # DeliveryError, or None to clear it
+    destination_ref: Any = KEEP
+    next_attempt_at: Any = KEEP
+    retrying_since: Any = KEEP
+    waiting_since: Any = KEEP
+    attempts: Any = KEEP  # a number (0 on an operator's retry)
+    count_attempt: bool = False
+    # (attempt_id, lease_until) taken, or None to release the lease
+    lease: Any = KEEP
+    # the step the attempt sends next (SendingStep), or None when it sends nothing more
+    sending: Any = KEEP
+    # how many steps follow the one sent or in doubt (after ``sending``, which sets it too)
+    steps_left: Any = KEEP
+    acknowledged: str | None = None  # a step the destination answered
+    # (Unix second, step) of an attempt that went unanswered, or None to forget it
+    unanswered: Any = KEEP
+
+    def apply(self, before: DeliveryRecord, m: Any) -> DeliveryRecord:
+        """The delivery as the move leaves it."""
+        update: dict[str, Any] = {"state": m.lands_in(before.state), "updated_at": self.updated_at}
+        for name in ("destination_ref", "next_attempt_at", "retrying_since", "waiting_since", "attempts"):
+            value = getattr(self, name)
+            if value is not KEEP:
+                update[name] = value
+        if self.error is not KEEP:
+            update["last_error"] = self.error
+        if self.count_attempt:
+            update["attempts"] = before.attempts + 1
+        if self.lease is not KEEP:
+            update["attempt_id"], update["lease_until"] = self.lease if self.lease is not None else (None, None)
+        if self.sending is not KEEP:
+            step: SendingStep | None = self.sending
+            update["sent_at"] = step.at if step else None
+            update["sending_step"] = step.name if step else None
+            update["sending_safe"] = step.resend_safe if step else None
+            update["steps_left"] = step.steps_left if step else None
+        if self.steps_left is not KEEP:
+            update["steps_left"] = self.steps_left
+        if self.acknowledged is not None and self.acknowledged not in before.acked_steps:
+            update["acked_steps"] = [*before.acked_steps, self.acknowledged]
+        if m.forgets_unanswered:
+            update["unanswered_at"], update["unanswered_step"] = None, None
+        elif self.unanswered is not KEEP:
+            update["unanswered_at"], update["unanswered_step"] = self.unanswered or (None, None)
+        if m.new_message:
+            update["gen"] = before.gen + 1
+            update["enqueued_gen"] = None  # the outbox sends this generation's message
+        if update["state"].settled:
+            update["next_attempt_at"] = None
+        return before.model_copy(update=update)

@@ -3,29 +3,37 @@
 Files: ``settings`` (its environment variables), ``models`` (the request), ``mapper`` (canonical
 order -> request), ``client`` (HTTP and what each answer means), ``port`` (what the forwarding
 engine calls). Only ``build`` imports the heavy parts.
+
+Its traits: it makes goods for what it receives, so an order that is not paid is held until a
+paid event (DROPDAY_HOLD_UNTIL_PAID); it documents no update or cancel endpoint, so it receives
+no order event, and a cancellation withdraws a delivery not yet sent or asks a person to cancel
+an order it has (or may have) by hand.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from signbridge.destinations import Credential
-from signbridge.destinations.dropday.settings import DropdaySettings
+from signbridge.destinations.dropday.settings import DropdayHoldSettings, DropdaySettings
 
 if TYPE_CHECKING:
-    from signbridge.logic.forwarding import DestinationPort
+    from signbridge.ports import Port, Traits
 
 SETTINGS = DropdaySettings
 
 
-def not_forwarded(event_type: str) -> str | None:
-    from signbridge.models.events import EventType  # here: the package itself loads no order models
+@cache
+def traits() -> Traits:
+    from signbridge.ports import Cancellation, Traits
 
-    if event_type == EventType.CANCELLED:
-        return None  # the forwarder decides once the order's own delivery has settled
-    if event_type == EventType.PAID:
-        return "Dropday documents no update endpoint; a paid event releases a delivery held until paid."
-    return "Dropday documents no update endpoint: recorded only."
+    return Traits(
+        title="Dropday",
+        cancellation=Cancellation.BY_HAND,
+        not_forwarded="documents no update endpoint: recorded only",
+        hold_until_paid=DropdayHoldSettings().dropday_hold_until_paid,
+    )
 
 
 def _key(settings: DropdaySettings, credential: Credential) -> str:
@@ -40,7 +48,7 @@ def missing(settings: DropdaySettings, credential: Credential) -> str | None:
     return None
 
 
-def build(settings: DropdaySettings, credential: Credential) -> DestinationPort | None:
+def build(settings: DropdaySettings, credential: Credential) -> Port | None:
     key = _key(settings, credential)
     if not key or not settings.dropday_account_id:
         return None

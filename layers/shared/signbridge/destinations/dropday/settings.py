@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import AnyHttpUrl
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signbridge.destinations import DestinationSettings
 
@@ -14,3 +15,14 @@ class DropdaySettings(DestinationSettings):
     dropday_account_id: str = ""
     dropday_source: str = "signbridge"
     dropday_test: bool = False
+
+
+class DropdayHoldSettings(BaseSettings):
+    """The one Dropday setting the order intake reads (its traits): parsed on its own, so that a
+    malformed Dropday URL or key setting holds only Dropday's deliveries, never the intake."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True)
+
+    # Hold an order's Dropday delivery while the order is not paid (goods are made for it): a
+    # `paid` event releases it, a `cancelled` one withdraws it.
+    dropday_hold_until_paid: bool = True

@@ -9,19 +9,29 @@ heavy parts.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from signbridge.destinations import Credential
 from signbridge.destinations.onward.settings import OnwardSettings
 
 if TYPE_CHECKING:
-    from signbridge.logic.forwarding import DestinationPort
+    from signbridge.ports import Port, Traits
 
 SETTINGS = OnwardSettings
 
 
-def not_forwarded(event_type: str) -> str | None:
-    return None  # every event reaches Onward: an order update, an insurance refund or a shipment
+@cache
+def traits() -> Traits:
+    from signbridge.ports import Cancellation, Traits
+
+    # Every event reaches Onward: an order update (a cancellation voids the order there), an
+    # insurance refund, a shipment or a shipment event.
+    return Traits(
+        title="Onward",
+        cancellation=Cancellation.SENT,
+        receives=frozenset({"paid", "cancelled", "refunded", "fulfilled", "shipment_updated"}),
+    )
 
 
 def _key(settings: OnwardSettings, credential: Credential) -> str:
@@ -32,7 +42,7 @@ def missing(settings: OnwardSettings, credential: Credential) -> str | None:
     return None if _key(settings, credential) else "Onward's API key (ONWARD_API_KEY_PARAM)"
 
 
-def build(settings: OnwardSettings, credential: Credential) -> DestinationPort | None:
+def build(settings: OnwardSettings, credential: Credential) -> Port | None:
     key = _key(settings, credential)
     if not key:
         return None

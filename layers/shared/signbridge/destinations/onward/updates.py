@@ -31,12 +31,6 @@ class OnwardEventRequest:
     shipment_event: OnwardShipmentEvent | None = None
     shipment_id: str | None = None
 
-    @property
-    def resend_safe(self) -> bool:
-        """Onward answers a repeated order or shipment with 409 and a PATCH carries the whole state,
-        but it documents no duplicate rule for shipment events: an unanswered one must not be resent."""
-        return self.shipment_event is None
-
 
 def financial_status(order: Order, now: OrderStanding) -> OnwardFinancialStatus:
     if now.fully_refunded(order) and (now.paid or now.refunded_total):

@@ -9,19 +9,29 @@ heavy parts. Sign Customiser's inbound payloads stay in ``signbridge.models.sign
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from signbridge.destinations import Credential
 from signbridge.destinations.signcustomiser.settings import SignCustomiserSettings
 
 if TYPE_CHECKING:
-    from signbridge.logic.forwarding import DestinationPort
+    from signbridge.ports import Port, Traits
 
 SETTINGS = SignCustomiserSettings
 
 
-def not_forwarded(event_type: str) -> str | None:
-    return "Sign Customiser documents no endpoint for order events: recorded only."
+@cache
+def traits() -> Traits:
+    from signbridge.ports import Cancellation, Traits
+
+    return Traits(
+        title="Sign Customiser",
+        cancellation=Cancellation.RECORDED,
+        not_forwarded="documents no endpoint for order events: recorded only",
+        confirms_by_webhook=True,
+        needs_designs=True,
+    )
 
 
 def _token(settings: SignCustomiserSettings, credential: Credential) -> str:
@@ -38,7 +48,7 @@ def missing(settings: SignCustomiserSettings, credential: Credential) -> str | N
     return None
 
 
-def build(settings: SignCustomiserSettings, credential: Credential) -> DestinationPort | None:
+def build(settings: SignCustomiserSettings, credential: Credential) -> Port | None:
     token = _token(settings, credential)
     if not token or settings.signcustomiser_integration_id is None:
         return None
