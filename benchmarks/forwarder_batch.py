@@ -33,8 +33,8 @@ from signbridge.settings import Destination
 from signbridge.tracing import tracer
 from signbridge_tools.fakes import DropdayFake
 from tests.conftest import BASE_ENV, LambdaContext, load_function
-from tests.support.routes import routes
 from tests.support.events import fixture
+from tests.support.routes import routes
 from tests.support.template import table_definition
 
 BATCH = 10

@@ -122,20 +122,6 @@ def _platform_order_12345(*destinations: str) -> None:
     accept_platform_order(Order.model_validate(canonical), store(), routes(*destinations))
 
 
-def test_webhook_for_an_order_we_sent_is_not_forwarded_again(table, lambda_context, configure, capsys):
-    # Given platform order 12345 already received and routed (to Sign Customiser too) by signbridge
-    _platform_order_12345("signcustomiser", "dropday")
-    configure(FORWARD_WEBHOOK_ORDERS_TO="dropday,onward")
-
-    # When Sign Customiser's order:created for it comes (the confirmation of what signbridge sent)
-    deliver(lambda_context, fixture_bytes("providers/signcustomiser_webhook_order_created.json"))
-
-    # Then no onward delivery is added, no second order, and nothing is reported as not forwarded
-    sks = sorted(i["SK"]["S"] for i in items(table, "ORDER#12345"))
-    assert sks == ["DELIVERY#dropday", "DELIVERY#signcustomiser", "ORDER", "SCORDER#1"]
-    assert '"WebhookOrderNotForwarded"' not in capsys.readouterr().out
-
-
 def test_a_webhook_order_under_the_id_of_a_platform_order_it_is_not_is_reported_not_forwarded(
     table, lambda_context, configure, capsys, caplog
 ):

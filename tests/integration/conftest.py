@@ -49,3 +49,14 @@ def local_pipeline(
     boto3.client("dynamodb").create_table(TableName=name, **table_definition())
     stream = StreamsApi(name, dynamodb_local.endpoint_url)
     return wire_pipeline(configure, fakes, lambda_context, name, stream)
+
+
+@pytest.fixture
+def world(dynamodb_local: DynamoDBLocal, fakes: Any, configure: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The whole pipeline in process on a clock the test moves (tests/support/world.py), with
+    Sign Customiser's product 1 mapped to sc-1 as a shopper's finished design would."""
+    from tests.support.world import World
+
+    built = World(endpoint_url=dynamodb_local.endpoint_url, fakes=fakes, configure=configure, monkeypatch=monkeypatch)
+    assert built.product() == {"external_id": "sc-1"}
+    return built

@@ -35,28 +35,36 @@ class MotoStream:
 
 
 class StreamsApi:
-    """The table's stream through the DynamoDB Streams API (DynamoDB Local)."""
+    """The table's stream through the DynamoDB Streams API (DynamoDB Local). The shards are listed
+    again every ``describe_every`` reads (new shards are rare), not before every read."""
 
-    def __init__(self, table_name: str, endpoint_url: str):
+    def __init__(self, table_name: str, endpoint_url: str, describe_every: int = 25):
         self.client = boto3.client("dynamodbstreams", endpoint_url=endpoint_url)
         self.arn = boto3.client("dynamodb", endpoint_url=endpoint_url).describe_table(TableName=table_name)["Table"][
             "LatestStreamArn"
         ]
         self.iterators: dict[str, str] = {}
+        self.describe_every = describe_every
+        self.reads = 0
+        self.shards: list[str] = []
 
     def read(self) -> list[dict[str, Any]]:
+        if self.reads % self.describe_every == 0 or not self.shards:
+            description = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]
+            self.shards = [shard["ShardId"] for shard in description["Shards"]]
+        self.reads += 1
         records: list[dict[str, Any]] = []
-        for shard in self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
+        for shard in self.shards:
             iterator = (
-                self.iterators.get(shard["ShardId"])
-                or self.client.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
+                self.iterators.get(shard)
+                or self.client.get_shard_iterator(StreamArn=self.arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+                    "ShardIterator"
+                ]
             )
             response = self.client.get_records(ShardIterator=iterator, Limit=1000)
             records += response["Records"]
             if response.get("NextShardIterator"):
-                self.iterators[shard["ShardId"]] = response["NextShardIterator"]
+                self.iterators[shard] = response["NextShardIterator"]
         return records
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ MAX_VISIBILITY_SECONDS = 43_200  # SQS: at most 12 hours from the receive
 MAX_DELAY_SECONDS = 900  # SendMessage's DelaySeconds limit
 # The event source received the batch a little before this invocation began; how long exactly is
 # not known, so the 12 hours are counted from this much before the invocation's start.
-RECEIVE_MARGIN_SECONDS = 300
+RECEIVE_MARGIN_SECONDS = 600  # above the queue's visibility timeout (360 s): a receive may wait that long
 # Far below the queue's maxReceiveCount (1000) and its 14-day retention.
 REPLACE_AFTER_RECEIVES = 500
 REPLACE_AFTER_SECONDS = 7 * 86_400
@@ -65,8 +65,9 @@ class _Record:
 
 # deliver(message) -> the engine's verdict (Done or ComeBack: anything with a ``delay`` comes back)
 Deliver = Callable[[DeliveryMessage], Any]
-# replace(message) -> the message of a new generation that replaces it, or None when it is done
-Replace = Callable[[DeliveryMessage], "DeliveryMessage | None"]
+# replace(message, delay) -> the message of a new generation that replaces it (its delivery due in
+# ``delay`` seconds), or None when it is done
+Replace = Callable[[DeliveryMessage, float], "DeliveryMessage | None"]
 
 _KEPT, _CRASHED = "kept", "crashed"
 
@@ -102,10 +103,13 @@ class DeliveryQueue:
         return int(attributes.get("ApproximateNumberOfMessages", 0))
 
     def handle(self, records: list[dict[str, Any]], deliver: Deliver, replace: Replace) -> dict[str, Any]:
-        """One batch of the SQS event source: the partial batch response."""
+        """One batch of the SQS event source: the partial batch response. Returns (or raises) only
+        once every message of the batch is finished with: no attempt outlives its invocation."""
         started = self.clock()
         parsed = [_Record.of(r) for r in records]
-        outcomes = list(self._pool.map(lambda r: self._one(r, deliver, replace, started), parsed))
+        futures = [self._pool.submit(self._one, r, deliver, replace, started) for r in parsed]
+        wait(futures)
+        outcomes = [f.result() for f in futures]  # _one never raises
         if parsed and all(outcome == _CRASHED for outcome in outcomes):
             raise BatchCrashed(f"every delivery of a batch of {len(parsed)} crashed (see the log)")
         return {
@@ -115,25 +119,22 @@ class DeliveryQueue:
         }
 
     def _one(self, record: _Record, deliver: Deliver, replace: Replace, started: float) -> str | None:
-        message = parse_message(record.body)
-        if message is None:
-            self._dead_letter(record)
-            return None
         try:
+            message = parse_message(record.body)
+            if message is None:
+                self._dead_letter(record)
+                return None
             verdict = deliver(message)
+            delay = getattr(verdict, "delay", None)
+            if delay is None:
+                return None
+            return self._come_back(record, message, float(delay), replace, started)
         except Exception:
-            # DynamoDB unreachable, a bug: never silent. The message comes back after the queue's
-            # visibility timeout; the attempt's lease then tells the next one what happened.
+            # DynamoDB or SQS unreachable, a bug: never silent. The message comes back after the
+            # queue's visibility timeout; the attempt's lease then tells the next one what happened.
             count("DeliveryErrored")
-            logger.exception(
-                "delivery attempt failed unexpectedly",
-                extra={"order_id": message.order_id, "destination": message.destination},
-            )
+            logger.exception("delivery message failed unexpectedly", extra={"message_id": record.message_id})
             return _CRASHED
-        delay = getattr(verdict, "delay", None)
-        if delay is None:
-            return None
-        return self._come_back(record, message, float(delay), replace, started)
 
     def _come_back(
         self, record: _Record, message: DeliveryMessage, delay: float, replace: Replace, started: float
@@ -145,7 +146,7 @@ class DeliveryQueue:
         )
         wait = max(0, math.ceil(delay))
         if worn or wait > budget:
-            fresh = replace(message)
+            fresh = replace(message, wait)
             if fresh is not None:  # None: a newer message exists already, or the delivery moved on
                 self.enqueue(fresh, delay)
             return None

@@ -168,8 +168,12 @@ def forwarder() -> Forwarder:
     )
 
 
-@cache
 def sqs() -> Any:
+    return _sqs()
+
+
+@cache
+def _sqs() -> Any:
     return boto3.client("sqs")
 
 
@@ -190,19 +194,18 @@ def deliver_within(seconds_left: float) -> Any:
     return deliver
 
 
-def replace(message: DeliveryMessage) -> DeliveryMessage | None:
-    """A fresh message of a new generation for ``message``'s delivery (the lifecycle's
-    replace_message), or None when ``message`` is not the live one any more."""
-    gen = store().replace_message(
-        message.order_id, message.destination, message.gen, int(clock.now()), message.event_seq
-    )
+def replace(message: DeliveryMessage, delay: float) -> DeliveryMessage | None:
+    """A fresh message of a new generation for ``message``'s delivery, due in ``delay`` seconds (the
+    lifecycle's replace_message), or None when ``message`` is not the live one any more."""
+    due = int(clock.now() + delay)
+    gen = store().replace_message(message.order_id, message.destination, message.gen, due, message.event_seq)
     return None if gen is None else DeliveryMessage(message.order_id, message.destination, gen, message.event_seq)
 
 
 def reset() -> None:
     """Forget everything built from the environment (tests)."""
     get_settings.cache_clear()
-    for cached in (store, forwarder, destination_settings, sqs, queue):
+    for cached in (store, forwarder, destination_settings, _sqs, queue):
         cached.cache_clear()  # type: ignore[attr-defined]
     forget_ports()
     for destination_ in Destination:

@@ -58,7 +58,9 @@ class Traits:
     # It documents no duplicate rule for orders, but confirms each order it creates with a webhook
     # of its own: an unanswered create waits for that confirmation before an operator is asked.
     confirms_by_webhook: bool = False
-    # It makes goods for what it receives: an order that is not paid waits for its paid event.
+    # It makes goods for what it receives: a voided order never goes there until a paid event.
+    makes_goods: bool = False
+    # ... and an order that is not paid (pending, authorized) waits for its paid event too.
     hold_until_paid: bool = False
     # It takes only an order's Sign Customiser designs: an order without one is not for it.
     needs_designs: bool = False

@@ -246,6 +246,8 @@ class FakeServer:
 
     name = "fake"
     unauthenticated_body: ClassVar[Any] = {"message": "Unauthenticated."}
+    # What stamps each request's "time" (a test that moves its own clock sets it).
+    clock: Callable[[], float] = staticmethod(time.time)
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, fail_rate: float = 0.0, seed: int | None = None
@@ -388,6 +390,12 @@ class FakeServer:
         with self._lock:
             return {"fail_rate": self.fail_rate, "seed": self.seed, **self._config_extra()}
 
+    def clear_faults(self) -> None:
+        """Forget the fault script and random mode; keep what was received and created."""
+        with self._lock:
+            self._faults.clear()
+            self.fail_rate = 0.0
+
     def reset(self) -> None:
         """Forget requests, orders, id sequences, the fault script and random mode (fail_rate -> 0).
         Credentials, known products and webhook settings are kept."""
@@ -476,7 +484,7 @@ class FakeServer:
         with self._lock:
             record: dict[str, Any] = {
                 "seq": len(self._requests) + 1,
-                "time": time.time(),
+                "time": self.clock(),
                 "method": req.method,
                 "path": req.path,
                 "query": req.query,

@@ -205,7 +205,8 @@ class _Handling:
             return ComeBack(d.next_attempt_at - self.now, "not due yet")  # an early message
         if self.crash is not None:
             logger.warning("the last attempt died after it said it was sending", extra=self.log)
-            if d.sending_safe is False:
+            # Not known to be safe (an item an older version left says nothing): never resent blindly.
+            if d.sending_safe is not True:
                 return self.doubt(self.crash[0], self.crash[1], "a worker died after sending it", d.steps_left)
         if self.message.event_seq is not None and (waiting := self.waiting_for()) is not None:
             return waiting
@@ -241,6 +242,14 @@ class _Handling:
         first = next((d for d in earlier if not d.state.resting), None)
         if first is None:
             return None
+        if first is own and first.state is DeliveryState.AWAITING_PAYMENT and self.cancelled_here():
+            # Waiting for a payment that will never come: the cancellation withdraws it (the intake
+            # does so when the event arrives; this is for a withdrawal the intake did not get to make).
+            error = DeliveryError(code="order_cancelled", message="The order was cancelled before it was sent.")
+            withdrawn = self.store.move(first, "withdraw", Change(updated_at=self.at, error=error), now=self.now)
+            if withdrawn is not None:
+                self.state.deliveries = [withdrawn if d is first else d for d in self.state.deliveries]
+                return None
         what = "the order itself" if first.event_seq is None else f"event {first.event_seq}"
         # Behind a delivery in doubt or awaiting payment only a person or an event moves things on.
         slow = first.state is DeliveryState.IN_DOUBT or not first.state.queued
@@ -446,8 +455,10 @@ class _Handling:
         steps = plan.remaining(self.delivery.acked_steps)
         if not steps:
             return self.confirm(self.delivery.destination_ref or "acknowledged")
+        # An unanswered attempt that names no step (an item an older version wrote) may have been this one.
+        unanswered = self.crash is not None or self.delivery.unanswered_at is not None
         unanswered_step = self.crash[1] if self.crash else self.delivery.unanswered_step
-        if not steps[0].resend_safe and unanswered_step == steps[0].name:
+        if not steps[0].resend_safe and unanswered and unanswered_step in (None, steps[0].name):
             since = self.crash[0] if self.crash else (self.delivery.unanswered_at or self.now)
             return self.doubt(since, steps[0].name, "an earlier attempt was never answered", len(steps) - 1)
         self.attempt_id = uuid.uuid4().hex
@@ -465,7 +476,12 @@ class _Handling:
             gen=self.message.gen,
         )
         if claimed is None:
-            return ComeBack(1, "changed meanwhile")
+            # The write may have landed and only its answer been lost (the client retried it):
+            # if the lease is this attempt's, the attempt goes on; otherwise someone else moved it.
+            current = self.store.get_delivery(self.message.order_id, self.destination, self.message.event_seq)
+            if current is None or current.attempt_id != self.attempt_id:
+                return ComeBack(1, "changed meanwhile")
+            claimed = current
         self.delivery = claimed
         for index, step in enumerate(steps):
             outcome = step.send()

@@ -172,7 +172,7 @@ def event_delivery(
     if event.type is EventType.CANCELLED and traits.cancellation is Cancellation.BY_HAND:
         return pending  # the forwarder withdraws the order there, or asks a person once it has settled
     own = state.delivery(destination)
-    if event.type is EventType.PAID and traits.hold_until_paid and own and own.state is DeliveryState.AWAITING_PAYMENT:
+    if event.type is EventType.PAID and own and own.state is DeliveryState.AWAITING_PAYMENT:
         error = DeliveryError(code="released", message=f"This event released the order to {traits.title}.")
     else:
         error = DeliveryError(code="not_forwarded", message=f"{traits.title} {traits.not_forwarded}.")
@@ -192,9 +192,10 @@ def apply_to_deliveries(state: OrderState, event: OrderEvent, traits: dict[str, 
         if t is None:
             continue
         change = Change(updated_at=at)
-        if event.type is EventType.PAID and t.hold_until_paid:
+        if event.type is EventType.PAID and (t.hold_until_paid or t.makes_goods):
             name = "release"
             change.error = None
+            change.waiting_since = now  # its wait for the destination starts now, not at checkout
         elif event.type is EventType.CANCELLED and t.cancellation is Cancellation.BY_HAND:
             name = "withdraw" if MOVES["withdraw"].allows(delivery, seen) else "withdraw_uncertain"
             if name == "withdraw":

@@ -26,7 +26,7 @@ from signbridge.logic.limits import ensure_storable
 from signbridge.logic.order_events import timeline
 from signbridge.logic.standing import PAID_STATUSES
 from signbridge.models.items import DeliveryError, DeliveryRecord, OrderRecord
-from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, Order
+from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
 from signbridge.ports import Traits
 from signbridge.store.orders import OrderState, OrderStore
 
@@ -70,8 +70,9 @@ def initial_delivery(
     if traits.needs_designs and not custom_line_ids:
         error = DeliveryError(code="no_customised_lines", message="The order has no Sign Customiser design to send.")
         return pending.model_copy(update={"state": DeliveryState.SKIPPED, "last_error": error})
-    if traits.hold_until_paid and order.financial_status not in PAID_STATUSES:
-        # It makes goods for what it receives (a voided order is never paid): wait for the paid event.
+    voided = order.financial_status is FinancialStatus.VOIDED
+    if (traits.makes_goods and voided) or (traits.hold_until_paid and order.financial_status not in PAID_STATUSES):
+        # It makes goods for what it receives, and a voided order was never paid: wait for the paid event.
         error = DeliveryError(
             code="awaiting_payment",
             message=f"Held until the order is paid ({traits.title} makes goods for what it receives): "

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from signbridge.lifecycle import QUEUED, UNSETTLED, DeliveryState
+from signbridge.lifecycle import UNSETTLED, DeliveryState
 from signbridge.logic.outbox import DeliveryMessage
 from signbridge.models.items import DeliveryRecord
 from signbridge.observability import logger
@@ -46,6 +46,44 @@ def _since(delivery: DeliveryRecord) -> int:
     return int(datetime.fromisoformat(delivery.updated_at).timestamp())
 
 
+def _reenqueue(
+    store: Store, delivery: DeliveryRecord, enqueue: Callable[[DeliveryMessage], None], now: int, report: SweepReport
+) -> None:
+    gen = store.replace_message(delivery.order_id, delivery.destination, delivery.gen, now, delivery.event_seq)
+    if gen is None:
+        return  # it moved on meanwhile
+    enqueue(DeliveryMessage(delivery.order_id, delivery.destination, gen, delivery.event_seq))
+    report.reenqueued += 1
+    logger.warning(
+        "overdue delivery re-enqueued",
+        extra={"order_id": delivery.order_id, "destination": delivery.destination, "state": delivery.state},
+    )
+
+
+def _look_at_doubt(
+    delivery: DeliveryRecord, confirm: Callable[[DeliveryRecord], bool], now: int, grace: int, report: SweepReport
+) -> None:
+    """Settle it if its destination confirmed it since; else count it for an operator once past its grace."""
+    try:
+        confirmed = confirm(delivery)
+    except Exception:
+        # One delivery that cannot be checked (its order unmappable now, say) must not stop the
+        # sweep of the others or their gauges: counted (InDoubtCheckFailedAlarm).
+        report.errors += 1
+        logger.exception(
+            "in-doubt delivery could not be checked",
+            extra={"order_id": delivery.order_id, "destination": delivery.destination},
+        )
+        confirmed = False
+    if confirmed:
+        report.confirmed += 1
+        logger.info("in-doubt delivery confirmed", extra={"order_id": delivery.order_id})
+        return
+    if delivery.next_attempt_at is None or delivery.next_attempt_at < now - grace:
+        # past its grace, or its message lost: only a person can settle it now
+        report.awaiting_operator[delivery.destination] = report.awaiting_operator.get(delivery.destination, 0) + 1
+
+
 def sweep(
     store: Store,
     destinations: Iterable[str],
@@ -61,45 +99,21 @@ def sweep(
     replacing their messages would only put them at the back again: nothing is re-enqueued."""
     report = SweepReport(backlog=queue_backlog)
     for destination in destinations:
-        for state in QUEUED if not queue_backlog else ():  # their next step is a queue message
-            for delivery in store.deliveries_in_state(destination, state, due_before=now - grace_seconds):
-                gen = store.replace_message(delivery.order_id, destination, delivery.gen, now, delivery.event_seq)
-                if gen is None:
-                    continue  # it moved on meanwhile
-                enqueue(DeliveryMessage(delivery.order_id, destination, gen, delivery.event_seq))
-                report.reenqueued += 1
-                logger.warning(
-                    "overdue delivery re-enqueued",
-                    extra={"order_id": delivery.order_id, "destination": destination, "state": state},
-                )
-        for delivery in store.deliveries_in_state(destination, DeliveryState.IN_DOUBT, due_before=now + 1):
-            try:
-                confirmed = confirm(delivery)
-            except Exception:
-                # One delivery that cannot be checked (its order unmappable now, say) must not stop
-                # the sweep of the others or their gauges: counted (InDoubtCheckFailedAlarm).
-                report.errors += 1
-                logger.exception(
-                    "in-doubt delivery could not be checked",
-                    extra={"order_id": delivery.order_id, "destination": destination},
-                )
-                continue
-            if confirmed:
-                report.confirmed += 1
-                logger.info("in-doubt delivery confirmed", extra={"order_id": delivery.order_id})
         oldest = 0
+        report.awaiting_operator[destination] = 0
+        # One read of each unsettled state's partition of the index: what is overdue, what is in
+        # doubt, and the gauges all come from it.
         for state in UNSETTLED:
-            count = 0
-            for delivery in store.deliveries_in_state(destination, state):
-                count += 1
+            found = list(store.deliveries_in_state(destination, state))
+            report.counts[(destination, state)] = len(found)
+            for delivery in found:
                 if state.kind.aged:
                     oldest = max(oldest, now - _since(delivery))
-                if state is DeliveryState.IN_DOUBT and (
-                    delivery.next_attempt_at is None or delivery.next_attempt_at < now - grace_seconds
-                ):
-                    # past its grace, or its message lost: only a person can settle it now
-                    report.awaiting_operator[destination] = report.awaiting_operator.get(destination, 0) + 1
-            report.counts[(destination, state)] = count
+                due = delivery.indexed_due_at if delivery.indexed_due_at is not None else now
+                if state.queued and not queue_backlog and due < now - grace_seconds:
+                    # its next step is a queue message, long overdue: the message was lost
+                    _reenqueue(store, delivery, enqueue, now, report)
+                if state is DeliveryState.IN_DOUBT:
+                    _look_at_doubt(delivery, confirm, now, grace_seconds, report)
         report.oldest_unsettled[destination] = oldest
-        report.awaiting_operator.setdefault(destination, 0)
     return report

@@ -20,7 +20,7 @@ from signbridge.store.webhooks import WebhookStore
 
 if TYPE_CHECKING:
     from signbridge.ports import Traits
-    from signbridge.store.orders import OrderStore
+    from signbridge.store.orders import OrderState, OrderStore
 
 ORDER_CREATED = "order:created"
 PRODUCT_CREATED = "product:created"
@@ -82,10 +82,19 @@ def forward_webhook_order(
     """
     # Only a stack that forwards webhook orders loads the order model, its country and currency
     # tables and the order intake: on its first forwarded order, not at every cold start.
-    from signbridge.logic.orders import ORIGIN_PLATFORM, ORIGIN_SIGNCUSTOMISER, persist_order
+    from signbridge.logic.orders import ORIGIN_SIGNCUSTOMISER, persist_order
     from signbridge.logic.webhook_money import money_hold
-    from signbridge.mappers.from_signcustomiser import order_from_webhook
+    from signbridge.mappers.from_signcustomiser import order_from_webhook, webhook_order_id
 
+    order_id = webhook_order_id(order)
+    existing = store.get_order_state(order_id)
+    if existing is not None and existing.order.origin != ORIGIN_SIGNCUSTOMISER:
+        if _echoes(order, existing, traits):
+            return False  # the confirmation of an order the platform posted: nothing new to forward
+        raise OrderIdTaken(
+            f"The order:created webhook names id {order_id!r}, which a platform order already has.",
+            details=[{"field": "order.external_id", "message": "names another order", "received": order_id}],
+        )
     try:
         canonical = order_from_webhook(order)
     except ValueError as exc:  # pydantic's ValidationError, or a date fromisoformat cannot read
@@ -98,19 +107,24 @@ def forward_webhook_order(
             "The order:created webhook cannot be forwarded: it lacks fields the destinations need.", details=details
         ) from exc
     custom = {line.id for line in canonical.line_items}
-    try:
-        return persist_order(
-            canonical, ORIGIN_SIGNCUSTOMISER, routes, custom, store, held_for=money_hold(order)
-        ).created
-    except OrderIdTaken as exc:
-        existing = store.get_order_state(canonical.id)
-        if existing is None or existing.order.origin != ORIGIN_PLATFORM:
-            raise
-        placed = json.loads(existing.order.body)
-        echoed = any(traits[d].confirms_by_webhook for d in existing.order.destinations if d in traits)
-        same = (order.external_order_number in (None, placed.get("number"))) and (
-            not order.currency or str(order.currency).upper() == str(placed.get("currency", "")).upper()
-        )
-        if echoed and same:
-            return False  # the confirmation of an order the platform posted: nothing new to forward
-        raise exc
+    return persist_order(canonical, ORIGIN_SIGNCUSTOMISER, routes, custom, store, held_for=money_hold(order)).created
+
+
+def _echoes(order: ScWebhookOrder, existing: OrderState, traits: dict[str, Traits]) -> bool:
+    """Whether the webhook's order is the one signbridge sent for the platform's order: it went to
+    a destination that confirms by webhook (and was sent there), with the same number, currency
+    and designs."""
+    sent = any(
+        d.destination in traits and traits[d.destination].confirms_by_webhook and d.attempts > 0
+        for d in existing.deliveries
+    )
+    placed = json.loads(existing.order.body)
+    designs = {
+        line["external_id"] for line in placed.get("line_items", []) if line["id"] in existing.order.custom_line_ids
+    }
+    return (
+        sent
+        and order.external_order_number in (None, placed.get("number"))
+        and (not order.currency or str(order.currency).upper() == str(placed.get("currency", "")).upper())
+        and {p.external_id for p in order.products} == designs
+    )

@@ -186,6 +186,9 @@ class DeliveryRecord(BaseModel):
     waiting_since: int | None = None
     # Set on the delivery of an order event: which one (its seq in the order's events).
     event_seq: int | None = None
+    # The index's sort key as stored (when something was due to happen next): read, never written
+    # from here (the store writes it with every move).
+    indexed_due_at: int | None = Field(default=None, validation_alias="due_at", exclude=True)
     # Read from an item written before ``unanswered_at`` had its name (``in_doubt_since``): the
     # next write moves it. Never stored.
     legacy_doubt: bool = Field(default=False, exclude=True)

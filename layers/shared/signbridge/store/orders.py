@@ -251,17 +251,17 @@ class OrderStore(TableAccess):
             raise
 
     def replace_message(
-        self, order_id: str, destination: str, gen: int, now: int, event_seq: int | None = None
+        self, order_id: str, destination: str, gen: int, due_at: int, event_seq: int | None = None
     ) -> int | None:
         """Start a new message generation, so that a message about to be sent replaces ``gen``
         (the lifecycle's ``replace_message``); None when ``gen`` is not the live one any more (or the
-        delivery is settled or gone). The delivery is due again from ``now``: the new message has
-        yet to arrive. Read from the (eventually consistent) index, so conditional on the
-        generation, not on a revision."""
+        delivery is settled or gone). The delivery is due at ``due_at`` (when the new message
+        arrives). Read from the (eventually consistent) index, so conditional on the generation,
+        not on a revision."""
         values: dict[str, Any] = {
             ":gen": {"N": str(gen)},
             ":next": {"N": str(gen + 1)},
-            ":now": {"N": str(now)},
+            ":now": {"N": str(due_at)},
             ":one": {"N": "1"},
         }
         sources = sources_of("replace_message")

@@ -59,16 +59,16 @@ class DeliveryQueries(TableAccess):
     def index_unindexed_deliveries(self, now: int) -> list[DeliveryRecord]:
         """Put unsettled deliveries written by a version without the state index into it (a Scan:
         a one-off after upgrading, from the console). Returns those indexed."""
+        settled = [state for state in DeliveryState if state.settled]
+        values: dict[str, Any] = {":delivery": {"S": "DELIVERY#"}}
+        for n, state in enumerate(settled):
+            values[f":settled{n}"] = {"S": state}
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "FilterExpression": "begins_with(SK, :delivery) AND attribute_not_exists(state_key) "
-            "AND NOT #s IN (:delivered, :skipped)",
+            f"AND NOT #s IN ({', '.join(f':settled{n}' for n in range(len(settled)))})",
             "ExpressionAttributeNames": {"#s": "state"},
-            "ExpressionAttributeValues": {
-                ":delivery": {"S": "DELIVERY#"},
-                ":delivered": {"S": DeliveryState.DELIVERED},
-                ":skipped": {"S": DeliveryState.SKIPPED},
-            },
+            "ExpressionAttributeValues": values,
         }
         indexed: list[DeliveryRecord] = []
         while True:
@@ -80,7 +80,7 @@ class DeliveryQueries(TableAccess):
                     with dependency():
                         self.client.update_item(
                             TableName=self.table_name,
-                            Key=key_of(delivery_key(delivery.order_id, delivery.destination)),
+                            Key=key_of(delivery_key(delivery.order_id, delivery.destination, delivery.event_seq)),
                             UpdateExpression="SET state_key = :sk, due_at = :due",
                             ConditionExpression="attribute_not_exists(state_key) AND #s = :state",
                             ExpressionAttributeNames={"#s": "state"},

@@ -32,6 +32,7 @@ def traits() -> Traits:
         title="Dropday",
         cancellation=Cancellation.BY_HAND,
         not_forwarded="documents no update endpoint: recorded only",
+        makes_goods=True,
         hold_until_paid=DropdayHoldSettings().dropday_hold_until_paid,
     )
 
