@@ -102,6 +102,12 @@ class World:
         # Every delivery write the table's stream showed, and those the lifecycle does not allow.
         self.moves = 0
         self.moves_not_allowed: list[str] = []
+        # Set by every write of a delivery item: the stream is read only when there may be news.
+        self.dirty = True
+        from signbridge.store.orders import OrderStore
+
+        for name in ("move", "create_order", "record_event", "replace_message"):
+            monkeypatch.setattr(OrderStore, name, self._marking(getattr(OrderStore, name)))
 
     # ------------------------------------------------------------------ the API a platform and Sign Customiser call
     def product(self, body: bytes | None = None) -> dict[str, Any]:
@@ -118,6 +124,15 @@ class World:
         return self.post("GET", f"/orders/{order_id}")["body"]
 
     # ------------------------------------------------------------------ Lambda's event sources
+    def _marking(self, write: Callable[..., Any]) -> Callable[..., Any]:
+        def marked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return write(*args, **kwargs)
+            finally:
+                self.dirty = True
+
+        return marked
+
     def _check_moves(self, records: list[dict[str, Any]]) -> None:
         pairs, first = allowed_pairs(), initial_states()
         for record in records:
@@ -134,6 +149,9 @@ class World:
                 self.moves_not_allowed.append(f"{where}: {old} -> {new}")
 
     def pump_stream(self) -> int:
+        if not self.dirty:
+            return 0
+        self.dirty = False
         records = self.stream.read()
         self._check_moves(records)
         for record in records:
