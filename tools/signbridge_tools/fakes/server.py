@@ -42,6 +42,8 @@ RANDOM_FAULTS: tuple[dict[str, Any], ...] = (
     {"accept_then_drop": True},
     {"status": 502, "accept": True},
 )
+# Methods whose requests carry a JSON body; a GET or DELETE has none to check.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass
@@ -437,7 +439,7 @@ class FakeServer:
             "id": order_id,
             "request": copy.deepcopy(request),
             "response": copy.deepcopy(response),
-            "created_at": time.time(),
+            "created_at": self.clock(),
             **extra,
         }
         self._created.append(order)
@@ -557,7 +559,7 @@ class FakeServer:
                 if method == req.method:
                     if not self.authenticate(req):
                         return Response(401, copy.deepcopy(self.unauthenticated_body))
-                    if problem := self._json_problem(req):
+                    if req.method in BODY_METHODS and (problem := self._json_problem(req)):
                         return problem
                     return handler(req, m)
                 allowed.append(method)
