@@ -1,5 +1,13 @@
-"""Fake of Sign Customiser's `POST /api/v2/orders` (custom integration step 2) plus the signed
-`order:created` webhook it can send afterwards.
+"""Fake of Sign Customiser's `POST /api/v2/orders` (custom integration step 2), its webhook
+subscriptions (`GET/POST /api/v2/webhooks`, `GET/PUT/DELETE /api/v2/webhooks/{id}`) and the
+signed `order:created` webhook it sends afterwards.
+
+Each subscription has its own `secret`, made by the fake when the subscription is created and
+shown with it; an order posted to the API is delivered to every `order:created` subscription,
+signed with that subscription's secret (and, for older tests, to the configured `webhook_url`).
+The subscription API's answers are not published beyond their fields: the fake wraps them the
+way the order endpoint does (`{"webhook": {...}}`, a list as `{"webhooks": [...]}`), answers a
+create with 201, a delete with 204, an unknown id with 404 and a bad token with Laravel's 401.
 
 The published contract marks every field optional and documents no errors; the fake follows the
 request example strictly (so client bugs surface here rather than in production) and answers in the
@@ -14,6 +22,7 @@ import hmac
 import http.client
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,12 +41,15 @@ from .server import (
     is_str,
     laravel_errors,
     matches,
+    one_of,
     validate,
 )
 
 DEFAULT_TOKEN = "sc-dev-token"
 DEFAULT_INTEGRATION_ID = 42
 ORDERS_PATH = "/api/v2/orders"
+WEBHOOKS_PATH = "/api/v2/webhooks"
+TOPICS = ("order:created", "product:created", "form:submitted")
 
 ADDRESS = {
     "first_name": is_str,
@@ -69,6 +81,14 @@ ORDER_SCHEMA = {
         }
     ],
 }
+
+
+def _http_url(v: Any) -> str | None:
+    parts = urlsplit(v) if isinstance(v, str) else None
+    return None if parts and parts.scheme in ("http", "https") and parts.netloc else "must be a valid URL"
+
+
+SUBSCRIPTION_SCHEMA = {"topic": all_of(is_str, one_of(*TOPICS)), "url": all_of(is_str, _http_url)}
 
 
 def sign_webhook(secret: str, timestamp: str, raw_body: bytes) -> str:
@@ -106,7 +126,17 @@ class SignCustomiserFake(FakeServer):
         self.webhook_timeout = webhook_timeout
         self._deliveries: list[dict[str, Any]] = []
         self._next_id = 1
-        self.routes = [("POST", re.compile(re.escape(ORDERS_PATH)), self._create_order)]
+        self._subscriptions: dict[int, dict[str, Any]] = {}
+        self._next_subscription_id = 1
+        one = re.compile(re.escape(WEBHOOKS_PATH) + r"/(?P<id>[^/]+)")
+        self.routes = [
+            ("POST", re.compile(re.escape(ORDERS_PATH)), self._create_order),
+            ("GET", re.compile(re.escape(WEBHOOKS_PATH)), self._list_subscriptions),
+            ("POST", re.compile(re.escape(WEBHOOKS_PATH)), self._create_subscription),
+            ("GET", one, self._show_subscription),
+            ("PUT", one, self._update_subscription),
+            ("DELETE", one, self._delete_subscription),
+        ]
         self.configure(known_product_ids=known_product_ids, webhook_url=webhook_url)
 
     # ---- config
@@ -156,7 +186,72 @@ class SignCustomiserFake(FakeServer):
     def _extra_control(self, req: Request) -> Response | None:
         if (req.method, req.path.rstrip("/")) == ("GET", "/_fake/webhooks"):
             return Response(200, {"deliveries": self.webhook_deliveries})
+        if (req.method, req.path.rstrip("/")) == ("GET", "/_fake/subscriptions"):
+            return Response(200, {"subscriptions": self.subscriptions})
         return None
+
+    # ---- webhook subscriptions
+    @property
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """The subscriptions as the API shows them (secrets included), oldest first."""
+        with self._lock:
+            return [dict(s) for s in self._subscriptions.values()]
+
+    def subscribe(self, topic: str, url: str) -> dict[str, Any]:
+        """Create a subscription directly (a test's "given"), as `POST /api/v2/webhooks` would."""
+        with self._lock:
+            return dict(self._add_subscription(topic, url))
+
+    def _add_subscription(self, topic: str, url: str) -> dict[str, Any]:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        subscription: dict[str, Any] = {
+            "id": self._next_subscription_id,
+            "topic": topic,
+            "url": url,
+            "secret": secrets.token_hex(32),
+            "created_at": now,
+            "updated_at": now,
+        }
+        self._subscriptions[subscription["id"]] = subscription
+        self._next_subscription_id += 1
+        self._changed.notify_all()
+        return subscription
+
+    def _list_subscriptions(self, req: Request, _match: Any) -> Response:
+        return Response(200, {"webhooks": [dict(s) for s in self._subscriptions.values()]})
+
+    def _create_subscription(self, req: Request, _match: Any) -> Response:
+        if problems := validate(req.json, SUBSCRIPTION_SCHEMA):
+            errors = laravel_errors(problems)
+            return Response(422, {"message": _laravel_summary(errors), "errors": errors})
+        return Response(201, {"webhook": dict(self._add_subscription(req.json["topic"], req.json["url"]))})
+
+    def _subscription(self, match: Any) -> dict[str, Any] | None:
+        text = match["id"]
+        return self._subscriptions.get(int(text)) if text.isdigit() else None
+
+    def _show_subscription(self, req: Request, match: Any) -> Response:
+        if (subscription := self._subscription(match)) is None:
+            return Response(404, self.error_body("Not Found"))
+        return Response(200, {"webhook": dict(subscription)})
+
+    def _update_subscription(self, req: Request, match: Any) -> Response:
+        if (subscription := self._subscription(match)) is None:
+            return Response(404, self.error_body("Not Found"))
+        if problems := validate(req.json, SUBSCRIPTION_SCHEMA, partial=True):
+            errors = laravel_errors(problems)
+            return Response(422, {"message": _laravel_summary(errors), "errors": errors})
+        subscription.update({k: req.json[k] for k in ("topic", "url") if k in req.json})
+        subscription["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        self._changed.notify_all()
+        return Response(200, {"webhook": dict(subscription)})
+
+    def _delete_subscription(self, req: Request, match: Any) -> Response:
+        if (subscription := self._subscription(match)) is None:
+            return Response(404, self.error_body("Not Found"))
+        del self._subscriptions[subscription["id"]]
+        self._changed.notify_all()
+        return Response(204)
 
     # ---- API
     def authenticate(self, req: Request) -> bool:
@@ -197,11 +292,15 @@ class SignCustomiserFake(FakeServer):
         if self.on_order_created is not None:  # in-process hook: runs before the client gets its 200
             callback, snapshot = self.on_order_created, json.loads(json.dumps(order))
             resp.before_send.append(lambda: callback(snapshot))
-        if self.webhook_url:  # like the real service, the webhook arrives independently of the answer
+        # Like the real service, each webhook arrives independently of the answer.
+        targets = [(s["url"], s["secret"]) for s in self._subscriptions.values() if s["topic"] == "order:created"]
+        if self.webhook_url:
+            targets.append((self.webhook_url, self.webhook_secret or ""))
+        if targets:
             payload = webhook_payload(order_id, body)
-            url, secret = self.webhook_url, self.webhook_secret or ""
-            deliver = threading.Thread(target=self._deliver, args=(url, secret, payload), daemon=True)
-            resp.after_send.append(deliver.start)
+            for url, secret in targets:
+                deliver = threading.Thread(target=self._deliver, args=(url, secret, payload), daemon=True)
+                resp.after_send.append(deliver.start)
         return resp
 
     def _deliver(self, url: str, secret: str, payload: dict[str, Any]) -> None:
