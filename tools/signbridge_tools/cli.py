@@ -873,6 +873,11 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--dry-run", action="store_true", help="list what would happen, change nothing")
     redrive.add_argument("--max", type=positive, metavar="N", help="at most N messages")
     redrive.set_defaults(run=dlq_redrive)
+
+    # Going live (setup, connect, doctor) builds on this module, so it is imported here, not above.
+    from signbridge_tools.golive import add_commands
+
+    add_commands(commands, where)
     return parser
 
 

@@ -1,9 +1,10 @@
 """`make dev`: deploy the real template.yaml to MiniStack, wired to local provider fakes.
 
 Steps: start the fakes (their URLs and credentials go to .local/fakes.json), `local/stack.sh deploy`
-with parameter overrides pointing the destinations at the fakes, seed the secrets in MiniStack's
-SSM Parameter Store (as SecureString, the same path as on AWS), tell the Sign Customiser fake
-where to send its order:created webhooks, and write everything a client needs to .local/stack.json.
+with parameter overrides pointing the destinations at the fakes, then go live the way a merchant
+does: `signbridge setup` (the fakes' credentials and a fresh Integration Secret, from a file) and
+`signbridge connect` (the order:created subscription at the Sign Customiser fake, its secret in
+SSM), and write everything a client needs to .local/stack.json.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 
 from signbridge_tools.fakes.wiring import WIRING
+from signbridge_tools.golive.connect import split_secrets
+from signbridge_tools.golive.deployment import SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".local"
@@ -34,13 +36,8 @@ FAKES_PID = STATE / "fakes.pid"
 ENDPOINT = os.environ.get("MINISTACK_ENDPOINT") or f"http://127.0.0.1:{os.environ.get('MINISTACK_PORT', '4566')}"
 REGION = "us-east-1"
 STACK_NAME = os.environ.get("STACK_NAME", "signbridge-local")
-
-# The signing secrets; each destination's credential parameter comes from its wiring.
-PARAMS = {
-    "integration": "/signbridge/integration-secret",
-    "webhooks": "/signbridge/webhook-secrets",
-    **{str(name): wiring.secret_parameter for name, wiring in WIRING.items()},
-}
+# MiniStack takes any credentials; the console's AWS clients need some.
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION}
 
 
 def aws(service: str) -> Any:
@@ -81,7 +78,7 @@ def stop_fakes() -> None:
         FAKES_PID.unlink(missing_ok=True)
 
 
-def deploy(fakes: dict[str, Any]) -> dict[str, str]:
+def deploy(fakes: dict[str, Any], stack_name: str = STACK_NAME, extra: dict[str, str] | None = None) -> dict[str, str]:
     overrides = {
         "TableDeletionProtection": "false",
         "LogRetentionDays": "1",
@@ -96,10 +93,13 @@ def deploy(fakes: dict[str, Any]) -> dict[str, str]:
         # MiniStack hands the template's MaximumConcurrency to its SQS poller as a string, which
         # stops the poller; 0 leaves ScalingConfig out (no cap), as the template allows.
         "ForwarderMaxConcurrency": "0",
+        # The stack makes its alarm topic with this subscriber (MiniStack sends no email).
+        "AlarmEmail": "alarms@signbridge.local",
+        **(extra or {}),
     }
     env = {
         **os.environ,
-        "STACK_NAME": STACK_NAME,
+        "STACK_NAME": stack_name,
         "PARAMETER_OVERRIDES": " ".join(f"{k}={v}" for k, v in overrides.items()),
     }
     say("sam build + deploy to MiniStack (about 20 s)")
@@ -112,17 +112,41 @@ def deploy(fakes: dict[str, Any]) -> dict[str, str]:
     return dict(json.loads(result.stdout))
 
 
-def seed_secrets(fakes: dict[str, Any]) -> dict[str, str]:
-    """Fresh signing secrets each `make dev`; the fakes' credentials for the destinations."""
+def console(*args: str) -> subprocess.CompletedProcess[str]:
+    """`signbridge ARGS` against MiniStack, as a person would run it."""
+    command = [sys.executable, "-m", "signbridge_tools.cli", *args, "--endpoint-url", ENDPOINT, "--region", REGION]
+    env = {**os.environ, **AWS_ENV}
+    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+
+
+def secrets_file(fakes: dict[str, Any], path: Path) -> Path:
+    """What a merchant types into `signbridge setup`: a fresh Integration Secret, the fakes' keys."""
     values = {
-        "integration": secrets.token_urlsafe(24),
-        "webhooks": fakes["signcustomiser"]["webhook_secret"],
-        **{str(name): wiring.secret(fakes[name]) for name, wiring in WIRING.items()},
+        "SIGNBRIDGE_INTEGRATION_SECRET": secrets.token_urlsafe(24),
+        **{s.variable: WIRING[s.destination].secret(fakes[s.destination]) for s in SECRETS if s.destination},
     }
-    ssm = aws("ssm")
-    for key, name in PARAMS.items():
-        ssm.put_parameter(Name=name, Value=values[key], Type="SecureString", Overwrite=True)
-    return values
+    path.touch(mode=0o600)
+    path.write_text("".join(f"{name}={value}\n" for name, value in values.items()))
+    return path
+
+
+def go_live(fakes: dict[str, Any], stack_name: str = STACK_NAME) -> None:
+    """`signbridge setup` then `signbridge connect`, their output on stderr; SystemExit when one fails."""
+    given = secrets_file(fakes, STATE / f"{stack_name}.secrets.env")
+    try:
+        steps = [("setup", "--from", str(given), "--no-input"), ("connect",)]
+        for command, *rest in steps:
+            done = console(command, "--stack", stack_name, *rest)
+            for line in (done.stdout + done.stderr).splitlines():
+                say(f"{command}: {line}")
+            if done.returncode != 0:
+                raise SystemExit(f"signbridge {command} failed")
+    finally:
+        given.unlink(missing_ok=True)
+
+
+def read_secret(name: str) -> str:
+    return str(aws("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
 
 
 def api_key_value(outputs: dict[str, str]) -> str:
@@ -133,14 +157,9 @@ def up() -> None:
     STATE.mkdir(exist_ok=True)
     fakes = start_fakes()
     outputs = deploy(fakes)
-    values = seed_secrets(fakes)
+    go_live(fakes)
     base = f"{ENDPOINT}/_aws/execute-api/{outputs['ApiId']}/{outputs['StageName']}"
     webhook_url = f"{base}/sign-customiser/webhooks"
-    httpx.post(
-        f"{fakes['signcustomiser']['control_url']}/config",
-        json={"webhook_url": webhook_url, "webhook_secret": values["webhooks"]},
-        timeout=5,
-    ).raise_for_status()
     stack = {
         "endpoint_url": ENDPOINT,
         "region": REGION,
@@ -150,8 +169,8 @@ def up() -> None:
         "webhook_url": webhook_url,
         "orders_url": f"{base}/orders",
         "api_key": api_key_value(outputs),
-        "integration_secret": values["integration"],
-        "webhook_secrets": [values["webhooks"]],
+        "integration_secret": read_secret("/signbridge/integration-secret"),
+        "webhook_secrets": split_secrets(read_secret("/signbridge/webhook-secrets")),
         "table_name": outputs["TableName"],
         "queue_url": outputs["DeliveryQueueUrl"],
         "dlq_url": outputs["DeliveryDLQUrl"],
