@@ -173,7 +173,7 @@ class Doctor:
         if not account:
             yield red(
                 "DropdayAccountId is empty",
-                "redeploy with `sam deploy --parameter-overrides DropdayAccountId=<your Dropday account id>`",
+                "redeploy with DropdayAccountId=<your Dropday account id> in the parameter_overrides",
             )
             return
         if not key:
@@ -207,7 +207,7 @@ class Doctor:
     # ---- alarms
     def alarm_topic(self) -> Check:
         d = self.deployment
-        fix = "redeploy with `sam deploy --parameter-overrides AlarmEmail=<you@example.com>` (or AlarmTopicArn=<topic>)"
+        fix = "redeploy with AlarmEmail=<you@example.com> (or AlarmTopicArn=<topic>) in the parameter_overrides"
         arn = d.parameters.get("AlarmTopicArn") or self.stack_resource("AlarmTopic")
         if not arn:
             return red("no alarm topic: the alarms notify no one", fix)
