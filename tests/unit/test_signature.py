@@ -67,7 +67,7 @@ def test_a_delivery_signed_with_the_configured_scheme_is_accepted(scheme):
 
 
 def test_the_default_scheme_is_hex_hmac_of_timestamp_dot_body():
-    # Given the README's default convention computed by hand
+    # Given the default scheme (docs/api.md, Signatures) computed by hand
     import hashlib
     import hmac
 
