@@ -13,6 +13,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
 from signbridge.destinations import Destination
+from signbridge.lifecycle import DeliveryState
 from signbridge_tools.fakes.wiring import WIRING
 from tests.conftest import INTEGRATION_SECRET, LambdaContext, load_function
 from tests.support.events import api_event, fixture_bytes, response_json, signed_headers
@@ -139,12 +140,29 @@ class Pipeline:
         attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
+    def due_within(self, seconds: float) -> bool:
+        """Whether a delivery that has not come to rest is due within ``seconds``: a message kept
+        for a delivery that has moved on since (a wait that was woken) is not work."""
+        table = boto3.resource("dynamodb").Table(self.table_name)
+        horizon = time.time() + seconds
+        for item in table.scan()["Items"]:
+            if not str(item.get("SK", "")).startswith("DELIVERY#"):
+                continue
+            state, due = DeliveryState(item["state"]), item.get("next_attempt_at")
+            if not state.resting and (float(due) <= horizon if due is not None else state.queued):
+                return True
+        return False
+
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Pump the stream and the queue until nothing is left in flight."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             moved = self.pump_stream() + self.run_forwarder_once()
-            if not moved and self.in_queue(self.queue_url) == 0 and self.pump_stream() == 0:
+            if (
+                not moved
+                and self.pump_stream() == 0
+                and (self.in_queue(self.queue_url) == 0 or not self.due_within(timeout))
+            ):
                 return
             if not moved:
                 time.sleep(0.05)

@@ -37,6 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from signbridge import lifecycle
 from signbridge.errors import StoreUnavailable
 from signbridge.lifecycle import DeliveryState
+from signbridge.logic.forwarding import wake_next
 from signbridge.logic.notices import CANCEL_BY_HAND
 from signbridge.logic.orders import order_view
 from signbridge.models.items import DeliveryRecord
@@ -181,6 +182,13 @@ def requeue(store: Store, delivery: DeliveryRecord) -> bool:
     now, at = clock()
     change = Change(updated_at=at, waiting_since=now, attempts=0, next_attempt_at=None, retrying_since=None)
     return store.move(delivery, "operator_retry", change, now=now) is not None
+
+
+def wake_after(store: Store, settled: DeliveryRecord, now: int) -> None:
+    """The next delivery of the order to the same destination, waiting for this one, goes now."""
+    state = store.get_order_state(settled.order_id)
+    if state is not None and wake_next(store, state, settled, now):
+        print(f"woken        {settled.order_id} / {settled.destination}: the next event's delivery goes now")
 
 
 def not_for_a_resend(state: DeliveryState) -> bool:
@@ -361,9 +369,11 @@ def order_resolve(args: argparse.Namespace, target: Target) -> int:
             error=None,
             next_attempt_at=None,
         )
-        if store.move(delivery, name, change, now=now) is None:
+        moved = store.move(delivery, name, change, now=now)
+        if moved is None:
             raise changed
         print(f"settled      {where}{step}: in_doubt (since {since}) -> {to}, reference {reference!r}")
+        wake_after(store, moved, now)
         return 0
     if args.dry_run:
         print(f"would resend {where}{step}: in_doubt (since {since}) -> pending; the next attempt sends again")
@@ -451,9 +461,11 @@ def cancellations_done(args: argparse.Namespace, target: Target) -> int:
         if args.dry_run:
             print(f"would settle {where}: action_required -> {to} (cancelled there by hand)")
             continue
-        if store.move(d, name, Change(updated_at=at, error=None), now=now) is None:
+        moved = store.move(d, name, Change(updated_at=at, error=None), now=now)
+        if moved is None:
             raise ConsoleError(f"{where} changed meanwhile; nothing changed.")
         print(f"settled      {where}: action_required -> {to} (cancelled there by hand)")
+        wake_after(store, moved, now)
     return 0
 
 

@@ -76,6 +76,42 @@ class ComeBack:
 
 Verdict = Done | ComeBack
 
+# A delivery waiting for an earlier one looks again this seldom: the move that lets it go wakes it.
+WAIT_SECONDS = 6 * 3_600
+
+
+def wake_next(store: Store, state: OrderState, rested: DeliveryRecord, now: int) -> bool:
+    """``rested`` (a delivery of ``state``'s order) rests now: the next delivery of the order to the
+    same destination that waits for it goes at once (the lifecycle's ``wake``). True when one did."""
+    seq = rested.event_seq or 0
+    later = sorted(
+        (
+            d
+            for d in state.event_deliveries
+            if d.destination == rested.destination and (d.event_seq or 0) > seq and not d.state.resting
+        ),
+        key=lambda d: d.event_seq or 0,
+    )
+    if not later:
+        return False
+    waiting = store.get_delivery(rested.order_id, rested.destination, later[0].event_seq)
+    if (
+        waiting is None
+        or waiting.state is not DeliveryState.RETRYING
+        or waiting.last_error is None
+        or waiting.last_error.code != "waiting_for_earlier"
+    ):
+        return False
+    at = datetime.fromtimestamp(now, UTC).isoformat()
+    woken = store.move(waiting, "wake", Change(updated_at=at, next_attempt_at=None, error=None), now=now)
+    if woken is not None:
+        logger.info(
+            "the next delivery of the order goes now",
+            extra={"order_id": rested.order_id, "destination": rested.destination, "event_seq": waiting.event_seq},
+        )
+    return woken is not None
+
+
 # Builds a destination's port from its current settings and credentials (re-read, so a key added
 # or rotated later is used without a redeploy); raises DestinationUnavailable.
 DestinationResolver = Callable[[str], Port]
@@ -251,17 +287,14 @@ class _Handling:
                 self.state.deliveries = [withdrawn if d is first else d for d in self.state.deliveries]
                 return None
         what = "the order itself" if first.event_seq is None else f"event {first.event_seq}"
-        # Behind a delivery in doubt or awaiting payment only a person or an event moves things on.
-        slow = first.state is DeliveryState.IN_DOUBT or not first.state.queued
-        return self.wait(
-            f"waiting for {what} to reach {self.destination} first ({first.state})",
-            self.schedule.held if slow else self.schedule.base,
-        )
+        return self.wait(f"waiting for {what} to reach {self.destination} first ({first.state})", first)
 
     def products(self, order: Order) -> dict[str, ProductMapping]:
         custom = set(self.state.order.custom_line_ids)
         if not custom:
             return {}
+        if self.state.order.designs:
+            return self.state.order.designs  # found by the intake, read with the order
         return self.store.get_products_by_external_id(
             [line.external_id for line in order.line_items if line.id in custom]
         )
@@ -342,7 +375,12 @@ class _Handling:
         if moved is None:
             logger.info("the delivery changed while this message was handled: looking again", extra=self.log)
             return ComeBack(1, "changed meanwhile")
+        self.wake_next(moved)
         return verdict
+
+    def wake_next(self, moved: DeliveryRecord) -> None:
+        if moved.state.resting:
+            wake_next(self.store, self.state, moved, self.now)
 
     def later(self, name: str, delay: float, error: DeliveryError, **change: Any) -> Verdict:
         delay = max(1.0, delay)
@@ -350,9 +388,40 @@ class _Handling:
             name, ComeBack(delay, error.message), error=error, next_attempt_at=self.now + math.ceil(delay), **change
         )
 
-    def wait(self, reason: str, delay: float) -> Verdict:
-        """An earlier delivery to this destination must rest first: no retry horizon runs."""
-        return self.later("wait", delay, DeliveryError(code="waiting_for_earlier", message=reason), retrying_since=None)
+    def wait(self, reason: str, first: DeliveryRecord) -> Verdict:
+        """``first``, an earlier delivery to this destination, must rest first: no retry horizon runs.
+
+        The earlier delivery wakes this one the moment it rests (``wake_next``), so this one looks
+        again only seldom, for a wake-up that was missed. The two sides cannot miss each other:
+        each writes its own move, then reads the other's item (consistently), and the one that
+        sees the other's move does the waking."""
+        error = DeliveryError(code="waiting_for_earlier", message=reason)
+        moved = self.store.move(
+            self.delivery,
+            "wait",
+            Change(
+                updated_at=self.at,
+                error=error,
+                next_attempt_at=self.now + WAIT_SECONDS,
+                retrying_since=None,
+                lease=None,
+                sending=None,
+                steps_left=None,
+                unanswered=self.crash if self.crash is not None else KEEP,
+            ),
+            now=self.now,
+            gen=self.message.gen,
+        )
+        if moved is None:
+            return ComeBack(1, "changed meanwhile")
+        again = self.store.get_delivery(first.order_id, first.destination, first.event_seq)
+        if again is not None and again.state.resting:  # it rested meanwhile, before it could see this wait
+            woken = self.store.move(
+                moved, "wake", Change(updated_at=self.at, next_attempt_at=None, error=None), now=self.now
+            )
+            if woken is not None:
+                return Done(DeliveryState.PENDING)  # its new message is on its way (the outbox)
+        return ComeBack(WAIT_SECONDS, reason)
 
     def hold(self, code: str, message: str, status: int | None = None) -> Verdict:
         logger.error("delivery held: the destination cannot be used as configured", extra={**self.log, "code": code})
@@ -506,6 +575,7 @@ class _Handling:
             logger.warning("lease lost before the answer was recorded", extra=self.log)
         else:
             self.delivery = moved
+            self.wake_next(moved)
         return verdict
 
     def acknowledge(self, step: Step, following: Step, left: int) -> bool:

@@ -25,7 +25,7 @@ from signbridge.lifecycle import DeliveryState
 from signbridge.logic.limits import ensure_storable
 from signbridge.logic.order_events import timeline
 from signbridge.logic.standing import PAID_STATUSES
-from signbridge.models.items import DeliveryError, DeliveryRecord, OrderRecord
+from signbridge.models.items import DeliveryError, DeliveryRecord, OrderRecord, ProductMapping
 from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
 from signbridge.ports import Traits
 from signbridge.store.orders import OrderState, OrderStore
@@ -44,9 +44,9 @@ class Intake:
     state: OrderState
 
 
-def custom_lines(order: Order, store: ProductStore) -> set[str]:
-    """Ids of the lines that are Sign Customiser designs; 422 for a line that claims to be one
-    but whose external_id signbridge never issued."""
+def custom_lines(order: Order, store: ProductStore) -> tuple[set[str], dict[str, ProductMapping]]:
+    """Ids of the lines that are Sign Customiser designs, with their designs by external_id; 422
+    for a line that claims to be one but whose external_id signbridge never issued."""
     issued = store.get_products_by_external_id([line.external_id for line in order.line_items])
     unknown = [
         {
@@ -60,7 +60,9 @@ def custom_lines(order: Order, store: ProductStore) -> set[str]:
     ]
     if unknown:
         raise UnknownProduct("A customised line references a product signbridge did not issue.", details=unknown)
-    return {line.id for line in order.line_items if line.external_id in issued and line.customised is not False}
+    custom = {line.id for line in order.line_items if line.external_id in issued and line.customised is not False}
+    named = {line.external_id for line in order.line_items if line.id in custom}
+    return custom, {external_id: issued[external_id] for external_id in named}
 
 
 def initial_delivery(
@@ -89,6 +91,7 @@ def persist_order(
     custom_line_ids: set[str],
     store: OrderStore,
     held_for: DeliveryError | None = None,
+    designs: dict[str, ProductMapping] | None = None,
 ) -> Intake:
     """``routes``: the destinations the order goes to, with their traits. ``held_for``: nothing is
     sent anywhere, each delivery waits for a person for this reason."""
@@ -103,6 +106,7 @@ def persist_order(
         digest=hashlib.sha256(order.contract_json().encode()).hexdigest(),
         destinations=list(routes),
         custom_line_ids=sorted(custom_line_ids),
+        designs=designs or {},
     )
     ensure_storable(record, order.model_dump(mode="json"))
     deliveries = [initial_delivery(order, name, traits, custom_line_ids, at) for name, traits in routes.items()]
@@ -113,10 +117,15 @@ def persist_order(
             else d
             for d in deliveries
         ]
-    created = store.create_order(record, deliveries)
-    state = store.get_order_state(order.id)  # a consistent read of what was just written, or existed
-    if state is None:  # only if it was deleted in between: the platform's retry writes it again
-        raise StoreUnavailable("The order could not be read back; retry shortly.")
+    written = store.create_order(record, deliveries)
+    created = written is not None
+    if written is not None:
+        state = OrderState(order=record, deliveries=written)  # exactly what was just written
+    else:
+        existing = store.get_order_state(order.id)  # a consistent read of the order that was there
+        if existing is None:  # only if it was deleted in between: the platform's retry writes it again
+            raise StoreUnavailable("The order could not be read back; retry shortly.")
+        state = existing
     if not created and state.order.origin != origin:
         raise OrderIdTaken(
             f"An order with this id came from another channel ({state.order.origin}) first; this one would "
@@ -139,7 +148,8 @@ def accept_platform_order(order: Order, store: OrderIntakeStore, routes: dict[st
     problems = order.totals_problems()
     if problems:
         raise TotalsMismatch("The order's amounts do not add up.", details=problems)
-    return persist_order(order, ORIGIN_PLATFORM, routes, custom_lines(order, store), store)
+    custom, designs = custom_lines(order, store)
+    return persist_order(order, ORIGIN_PLATFORM, routes, custom, store, designs=designs)
 
 
 def find_order(order_id: str, store: OrderStore) -> OrderState:

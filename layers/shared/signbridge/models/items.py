@@ -132,6 +132,9 @@ class OrderRecord(BaseModel):
     destinations: list[str]
     custom_line_ids: list[str] = Field(default_factory=list, description="Lines that are Sign Customiser designs.")
     event_count: int = Field(default=0, description="How many platform events were recorded (the last one's seq).")
+    # The designs the custom lines name, as the intake found them (by external_id): the forwarder
+    # reads them with the order, not again per delivery. Orders written before lack them.
+    designs: dict[str, ProductMapping] = Field(default_factory=dict)
 
 
 class DeliveryError(BaseModel):

@@ -80,8 +80,9 @@ class OrderStore(TableAccess):
         """A transaction's Put of an item that must not exist yet."""
         return {"Put": {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
 
-    def create_order(self, order: OrderRecord, deliveries: list[DeliveryRecord]) -> bool:
-        """Write the order and its deliveries in one transaction; False if the order existed.
+    def create_order(self, order: OrderRecord, deliveries: list[DeliveryRecord]) -> list[DeliveryRecord] | None:
+        """Write the order and its deliveries in one transaction: the deliveries as written, or None
+        if the order existed.
 
         The deliveries' INSERTs on the table's stream are the outbox: there is no second write
         to the queue that a crash could lose.
@@ -97,11 +98,11 @@ class OrderStore(TableAccess):
         try:
             with dependency():
                 self.client.transact_write_items(TransactItems=items)
-            return True
+            return deliveries
         except ClientError as exc:
             codes = cancellation_codes(exc)
             if codes and codes[0] == "ConditionalCheckFailed":
-                return False
+                return None
             if codes:
                 raise StoreUnavailable() from exc
             raise
