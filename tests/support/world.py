@@ -9,6 +9,7 @@ needs the queue to bring a message back moves the clock to it (``settle``)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -20,6 +21,7 @@ import pytest
 
 from signbridge import clock as signbridge_clock
 from signbridge import forwarding_root, roots
+from signbridge.delivery_queue import DeliveryQueue
 from signbridge.destinations import Destination
 from signbridge.lifecycle import allowed_pairs, initial_states
 from signbridge.roots import outbox as outbox_root
@@ -53,7 +55,11 @@ class World:
         configure: Callable[..., None],
         monkeypatch: pytest.MonkeyPatch,
         settings: dict[str, str] | None = None,
+        serial: bool = False,
     ):
+        """``serial``: the forwarder handles a batch's messages one after another (Lambda runs them
+        side by side), so that the same draws always give the same run: what a model-based test
+        needs to replay and shrink what it found."""
         self.clock = Clock()
         self.sqs = MemorySqs(self.clock)
         props = template()["Resources"]["DeliveryQueue"]["Properties"]
@@ -78,6 +84,14 @@ class World:
         monkeypatch.setattr(signbridge_clock, "now", self.clock)
         monkeypatch.setattr(forwarding_root, "sqs", lambda: self.sqs)
         monkeypatch.setattr(outbox_root, "sqs", lambda: self.sqs)
+        if serial:
+
+            @functools.cache
+            def serial_queue() -> DeliveryQueue:
+                s = forwarding_root.settings()
+                return DeliveryQueue(self.sqs, s.delivery_queue_url, s.delivery_dlq_url, clock=self.clock, workers=1)
+
+            monkeypatch.setattr(forwarding_root, "queue", serial_queue)
         environment = {
             k: v
             for name, fake in zip(Destination, fakes, strict=True)
@@ -104,10 +118,31 @@ class World:
         self.moves_not_allowed: list[str] = []
         # Set by every write of a delivery item: the stream is read only when there may be news.
         self.dirty = True
+        from signbridge.store import Store
         from signbridge.store.orders import OrderStore
 
-        for name in ("move", "create_order", "record_event", "replace_message"):
+        for name in ("create_order", "record_event", "replace_message"):
             monkeypatch.setattr(OrderStore, name, self._marking(getattr(OrderStore, name)))
+        # Every move, wherever it is made (the engine, the intake, the console), passes these
+        # hooks: hook(when, delivery, move) with when "before" or "after" (a hook may raise: a
+        # worker that dies there).
+        self.move_hooks: list[Callable[[str, Any, str], None]] = []
+        moving = OrderStore.move
+
+        def move(store: Any, delivery: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+            for hook in list(self.move_hooks):
+                hook("before", delivery, name)
+            try:
+                moved = moving(store, delivery, name, *args, **kwargs)
+            finally:
+                self.dirty = True
+            if moved is not None:
+                for hook in list(self.move_hooks):
+                    hook("after", delivery, name)
+            return moved
+
+        monkeypatch.setattr(OrderStore, "move", move)
+        monkeypatch.setattr(Store, "move", move)
 
     # ------------------------------------------------------------------ the API a platform and Sign Customiser call
     def product(self, body: bytes | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from signbridge.destinations import Destination
+from signbridge.lifecycle import DeliveryState
 from signbridge.signature import sign
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +89,7 @@ def run(stack: dict[str, Any], timeout: float) -> int:
     while True:
         view = client.get(f"{stack['orders_url']}/{order['id']}", headers=headers).json()
         states = {name: d["state"] for name, d in view["deliveries"].items()}
-        if all(s in ("delivered", "failed", "skipped") for s in states.values()) or time.monotonic() > deadline:
+        if all(DeliveryState(s).resting for s in states.values()) or time.monotonic() > deadline:
             break
         time.sleep(1)
     show(f"GET /orders/{order['id']}", client.get(f"{stack['orders_url']}/{order['id']}", headers=headers))

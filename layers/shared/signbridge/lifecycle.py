@@ -75,6 +75,9 @@ class Kind:
     aged: bool = False
     # An operator's concern: counted apart, so the held / stuck alarms stay about faults.
     needs_person: bool = False
+    # What a person does about a delivery in this state (``{where}``: the console's --stack or
+    # --table); empty when nobody needs to. The order view's attention list and doctor say it.
+    advice: str = ""
 
 
 KINDS: dict[DeliveryState, Kind] = {
@@ -90,12 +93,16 @@ KINDS: dict[DeliveryState, Kind] = {
         "tried again on a slow schedule for as long as it takes",
         queued=True,
         aged=True,
+        advice="the destination refuses its key or is not configured: fix that and it goes by itself; "
+        "`signbridge deliveries held {where}` lists them",
     ),
     DeliveryState.IN_DOUBT: Kind(
         "a step that must not be sent twice was sent and never answered: never resent by itself; "
         "settled by the destination's own confirmation or by an operator",
         aged=True,
         needs_person=True,
+        advice="look at the destination, then run the `order resolve` command "
+        "`signbridge deliveries in-doubt {where}` prints for it",
     ),
     DeliveryState.AWAITING_PAYMENT: Kind(
         "not sent until the order is paid (the destination makes goods): a paid event releases it"
@@ -104,10 +111,13 @@ KINDS: dict[DeliveryState, Kind] = {
         "nothing can be sent: a person must act at the destination (the command is in last_error)",
         resting=True,
         needs_person=True,
+        advice="`signbridge deliveries action-required {where}` says what to do "
+        "(cancellations: `signbridge cancellations list {where}`)",
     ),
     DeliveryState.FAILED: Kind(
         "refused for its content, unmappable, or still failing at the retry horizon; an operator retries it",
         resting=True,
+        advice="`signbridge deliveries failed {where}` says why; once fixed, `signbridge order retry ORDER_ID {where}`",
     ),
     DeliveryState.DELIVERED: Kind("the destination has it", settled=True, resting=True),
     DeliveryState.SKIPPED: Kind("nothing of it is for this destination", settled=True, resting=True),
@@ -116,6 +126,8 @@ KINDS: dict[DeliveryState, Kind] = {
 
 UNSETTLED: tuple[DeliveryState, ...] = tuple(s for s in DeliveryState if not s.settled)
 QUEUED: tuple[DeliveryState, ...] = tuple(s for s in DeliveryState if s.queued)
+# The states a person should look at (each with its advice).
+ATTENTION: tuple[DeliveryState, ...] = tuple(s for s in DeliveryState if KINDS[s].advice)
 
 
 class Actor(StrEnum):
@@ -344,6 +356,14 @@ MOVES: dict[str, Move] = {
             metric="DeliveryInDoubt",
         ),
         Move(
+            "wake",
+            _states(S.RETRYING),
+            S.PENDING,
+            (Actor.WORKER,),
+            "the earlier delivery it waited for now rests: it goes next",
+            new_message=True,
+        ),
+        Move(
             "look_again",
             _states(S.IN_DOUBT),
             None,
@@ -493,12 +513,15 @@ def metrics() -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class Diagram:
-    """The state diagram, as mermaid text (docs/delivery-states.md is generated from it)."""
+    """The state diagram, as mermaid text (docs/delivery-states.md is generated from it). The
+    queued states are drawn as one box: a move made alike from each of them leaves the box."""
 
     edges: Mapping[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def text(self) -> str:
-        lines = ["stateDiagram-v2", "    direction LR"]
+        lines = ["stateDiagram-v2", "    direction LR", "    state queued {"]
+        lines += [f"        {s.value}" for s in QUEUED]
+        lines.append("    }")
         for (a, b), names in self.edges.items():
             lines.append(f"    {a} --> {b}: {', '.join(names)}")
         for state in DeliveryState:
@@ -509,6 +532,7 @@ class Diagram:
 
 def mermaid() -> str:
     """Every move but the queue's message replacements (a self move on every unsettled state)."""
+    queued = frozenset(QUEUED)
     edges: dict[tuple[str, str], list[str]] = {}
     for m in MOVES.values():
         if m.by == (Actor.QUEUE,):
@@ -516,9 +540,13 @@ def mermaid() -> str:
         if not m.sources:
             edges.setdefault(("[*]", m.lands_in(S.PENDING).value), []).append(m.name)
             continue
-        for source in sources_of(m.name):
-            target = m.lands_in(source)
-            edges.setdefault((source.value, target.value), []).append(m.name)
+        sources = set(sources_of(m.name))
+        if m.target is not None and m.target not in queued and queued <= sources:
+            edges.setdefault(("queued", m.target.value), []).append(m.name)
+            sources -= queued
+        for source in DeliveryState:
+            if source in sources:
+                edges.setdefault((source.value, m.lands_in(source).value), []).append(m.name)
     return Diagram(edges).text()
 
 

@@ -39,21 +39,6 @@ from .providers import (
 
 # `deliveries stuck`'s default: overdue by more than this is stuck.
 STUCK_AFTER_MINUTES = 60
-# What a person must look at, and the command that lists each (the console's state listings).
-ATTENTION: tuple[DeliveryState, ...] = (
-    DeliveryState.HELD,
-    DeliveryState.FAILED,
-    *(s for s in lifecycle.UNSETTLED if s.kind.needs_person),
-)
-ATTENTION_FIX = {
-    DeliveryState.HELD: "the destination refuses its key or is not configured: fix that (the lines above), "
-    "they are retried by themselves; list them with `signbridge deliveries held {where}`",
-    DeliveryState.FAILED: "`signbridge deliveries failed {where}` says why; once fixed, "
-    "`signbridge order retry ORDER_ID {where}`",
-    DeliveryState.IN_DOUBT: "`signbridge deliveries in-doubt {where}` prints the `order resolve` command of each",
-    DeliveryState.ACTION_REQUIRED: "`signbridge deliveries action-required {where}` says what to do "
-    "(cancellations: `signbridge cancellations list {where}`)",
-}
 LISTED_AT_MOST = 50
 
 
@@ -280,13 +265,13 @@ class Doctor:
             yield green(f"{label} empty") if not waiting else red(f"{label} holds {waiting} message(s)", fix)
 
     def attention(self, store: Store) -> Iterator[Check]:
-        for state in ATTENTION:
+        for state in lifecycle.ATTENTION:
             found, more = find_deliveries(store, destination_names(None), state, None, LISTED_AT_MOST)
             if not found:
                 yield green(f"no delivery {state}")
                 continue
             count = f"{len(found)}{'+' if more else ''}"
-            yield red(f"{count} delivery(ies) {state}", ATTENTION_FIX[state].format(where=self.where))
+            yield red(f"{count} delivery(ies) {state}", state.kind.advice.format(where=self.where))
 
     def run(self) -> list[Check]:
         checks = [*self.parameters(), *self.credentials(), self.alarm_topic()]
