@@ -129,11 +129,14 @@ def test_a_cancellation_while_dropday_may_have_the_order_asks_a_person_and_alarm
     assert emitted(capsys, "CancelByHand") >= 1  # CancelByHandAlarm
     code, listing = operator.console("cancellations", "list")
     assert code == 0 and ORDER_ID in listing
+    # Until someone acts, every sweep counts both for DeliveriesAwaitingOperatorAlarm.
+    assert world.sweep()["awaiting_operator"] == 2
 
     # The person cancels it at Dropday, then says so.
     assert operator.console("cancellations", "done", ORDER_ID)[0] == 0
     assert delivery(world, "dropday").state is DeliveryState.CANCELLED
     assert delivery(world, "dropday", 1).state is DeliveryState.DELIVERED
+    assert world.sweep()["awaiting_operator"] == 0
 
 
 def test_a_cancellation_after_dropday_failed_with_unanswered_attempts_asks_a_person(world, configure):

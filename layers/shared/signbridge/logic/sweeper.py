@@ -29,7 +29,8 @@ class SweepReport:
     counts: dict[tuple[str, DeliveryState], int] = field(default_factory=dict)
     # destination -> age in seconds of its oldest delivery still waiting (0 when none)
     oldest_unsettled: dict[str, int] = field(default_factory=dict)
-    # destination -> in-doubt deliveries past their grace: an operator must settle them
+    # destination -> deliveries only a person can move on: in doubt past their grace, and every
+    # one whose state needs a person otherwise (action required)
     awaiting_operator: dict[str, int] = field(default_factory=dict)
     # Re-enqueueing was skipped: the queue had a backlog (overdue deliveries are probably in it)
     backlog: int = 0
@@ -115,5 +116,7 @@ def sweep(
                     _reenqueue(store, delivery, enqueue, now, report)
                 if state is DeliveryState.IN_DOUBT:
                     _look_at_doubt(delivery, confirm, now, grace_seconds, report)
+                elif state.kind.needs_person:
+                    report.awaiting_operator[destination] += 1
         report.oldest_unsettled[destination] = oldest
     return report
