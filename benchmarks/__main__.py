@@ -17,9 +17,11 @@ import benchmarks  # noqa: F401 - prepares the environment before signbridge is 
 from benchmarks import (
     cold_start,
     forwarder_batch,
+    growth,
     layer_size,
     mapping,
     openapi_validation,
+    order_cost,
     signature_verify,
     warm_callback,
 )
@@ -41,6 +43,8 @@ BENCHMARKS: dict[str, Callable[[], list[Headline]]] = {
     "layer_size": layer_size.run,
     "mapping": mapping.run,
     "openapi_validation": openapi_validation.run,
+    "order_cost": order_cost.run,
+    "growth": growth.run,
 }
 
 

@@ -1,0 +1,297 @@
+"""Growth: what the periodic and per-order work costs as history piles up.
+
+1. One sweep (the sweeper's handler, as its schedule runs it) with 1,000 / 10,000 (and, with
+   SIGNBRIDGE_BENCH_LARGE=1, 100,000) settled orders in the table and 100 unsettled ones, against
+   the same sweep at 1,000: the goal is flat in the settled history (the sweeper reads only the
+   sparse state index, never settled items). The history is written straight to the table with
+   batch writes: copies, under new ids, of the items one real order's life left (its order,
+   deliveries and Sign Customiser link), through the store's own models and item mapping.
+2. ``GET /orders/{id}`` with 1 / 10 / 100 events on the order (the pipeline delivered each), its
+   reads and time, against 1 event; and the intake of the order's latest event at each size.
+3. The Dropday follow-up with 10 / 1,000 orders in flight: not measured until the follow-up
+   exists (issue 16, first part); ``dropday_follow_up`` is the hook to fill in.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+import boto3
+
+from benchmarks._common import Headline, say, table
+from benchmarks._metering import Meter
+from benchmarks._world import metered_world, restart
+from benchmarks.order_cost import the_order
+from signbridge.lifecycle import DeliveryState
+from signbridge.models.items import delivery_key, delivery_state_key, order_key, sc_order_link_key
+from signbridge.store import Store
+from signbridge.store.base import to_item
+from signbridge_tools.dynamodb_local import DynamoDBLocal
+from tests.support.world import World
+
+LARGE = os.environ.get("SIGNBRIDGE_BENCH_LARGE") == "1"
+HISTORY = (1_000, 10_000, 100_000) if LARGE else (1_000, 10_000)
+UNSETTLED_ORDERS = 100
+EVENTS = (1, 10, 100)
+SWEEPS = 3  # a size's sweep is run this often; its time is the median
+GETS = 15
+
+
+# ---------------------------------------------------------------------------- writing history
+def copies_of(world: World, order_id: str, count: int, start: int, *, unsettled: bool = False) -> list[dict[str, Any]]:
+    """Items of ``count`` orders shaped like ``order_id``'s, as the store writes them. Unsettled:
+    Dropday's delivery awaits the payment and (two in five) Onward's is retrying, not yet due."""
+    state = Store(world.table_name).get_order_state(order_id)
+    assert state is not None
+    now = int(world.clock.now)
+    items: list[dict[str, Any]] = []
+    for n in range(start, start + count):
+        new = f"{'open' if unsettled else 'settled'}-{n:06d}"
+        items.append(to_item(order_key(new), state.order.model_copy(update={"order_id": new})))
+        for link in state.sc_orders:
+            linked = link.model_copy(update={"external_id": new, "sc_order_id": 1_000_000 + n})
+            items.append(to_item(sc_order_link_key(new, linked.sc_order_id), linked))
+        for d in state.deliveries:
+            update: dict[str, Any] = {"order_id": new}
+            if unsettled and d.destination == "dropday":
+                update |= {"state": DeliveryState.AWAITING_PAYMENT, "attempts": 0, "destination_ref": None}
+            elif unsettled and d.destination == "onward" and n % 5 < 2:
+                update |= {"state": DeliveryState.RETRYING, "next_attempt_at": now + 3_600, "destination_ref": None}
+            copied = d.model_copy(update=update)
+            index: dict[str, Any] = {}
+            if not copied.state.settled:
+                index["state_key"] = delivery_state_key(copied.destination, copied.state)
+                index["due_at"] = copied.due_at(now)
+            items.append(to_item(delivery_key(new, copied.destination), copied, **index))
+    return items
+
+
+def batch_write(table_name: str, items: list[dict[str, Any]]) -> None:
+    client = boto3.client("dynamodb")
+
+    def write(chunk: list[dict[str, Any]]) -> None:
+        request: Any = {table_name: [{"PutRequest": {"Item": item}} for item in chunk]}
+        while request:
+            request = client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, [items[i : i + 25] for i in range(0, len(items), 25)]))
+
+
+def settled_order(world: World, order_id: str) -> None:
+    """One real order's life to the end, to copy: created, paid, every delivery delivered."""
+    assert world.post("POST", "/orders", the_order(order_id))["status"] == 202
+    world.settle()
+    assert world.post("POST", f"/orders/{order_id}/events", {"id": f"{order_id}-paid", "type": "paid"})["status"] == 202
+    world.settle()
+
+
+# ---------------------------------------------------------------------------- measuring
+def measured(meter: Meter, action: Callable[[], Any]) -> dict[str, Any]:
+    mark = meter.mark()
+    started = time.perf_counter()
+    action()
+    took = time.perf_counter() - started
+    calls = meter.since(mark)
+    return {
+        "rcu": sum(c.rcu for c in calls),
+        "wcu": sum(c.wcu for c in calls),
+        "requests": len(calls),
+        "ops": Counter(c.operation for c in calls),
+        "seconds": took,
+        "dynamodb_seconds": sum(c.seconds for c in calls),
+    }
+
+
+def sweeps(ddb: DynamoDBLocal) -> list[dict[str, Any]]:
+    results = []
+    with metered_world(ddb) as (world, meter):
+        meter.on = False
+        settled_order(world, "template-order")
+        open_items = copies_of(world, "template-order", UNSETTLED_ORDERS, 0, unsettled=True)
+        batch_write(world.table_name, open_items)
+        written = 0
+        for size in HISTORY:
+            started = time.perf_counter()
+            for start in range(written, size, 5_000):
+                batch_write(world.table_name, copies_of(world, "template-order", min(5_000, size - start), start))
+            took = time.perf_counter() - started
+            written = size
+            world.sweep()  # warm
+            restart(world, meter)
+            runs = []
+            for _ in range(SWEEPS):
+                sqs = Counter(world.sqs.calls)
+                swept: list[dict[str, Any]] = []
+
+                def sweep(into: list[dict[str, Any]] = swept) -> None:
+                    into.append(world.sweep())
+
+                run = measured(meter, sweep)
+                run["sqs"] = sum((Counter(world.sqs.calls) - sqs).values())
+                run["summary"] = swept[0]
+                runs.append(run)
+            meter.on = False
+            result = dict(runs[0])
+            result["seconds"] = statistics.median(r["seconds"] for r in runs)
+            result["dynamodb_seconds"] = statistics.median(r["dynamodb_seconds"] for r in runs)
+            result["settled"], result["setup_seconds"] = size, took
+            results.append(result)
+            say(
+                f"   {size:,} settled orders written in {took:.1f} s; sweep: {result['requests']} queries,"
+                f" {result['rcu']:g} RCU, {result['wcu']:g} WCU, {result['seconds'] * 1000:.0f} ms"
+                f" ({result['dynamodb_seconds'] * 1000:.0f} ms of it in DynamoDB Local)"
+            )
+    return results
+
+
+def gets(ddb: DynamoDBLocal) -> list[dict[str, Any]]:
+    results = []
+    with metered_world(ddb) as (world, meter):
+        meter.on = False
+        order_id = "many-events"
+        assert world.post("POST", "/orders", the_order(order_id))["status"] == 202
+        world.settle()
+        events = [
+            {"id": "e-paid", "type": "paid"},
+            {
+                "id": "e-shipped",
+                "type": "fulfilled",
+                "fulfilment": {
+                    "carrier": "UPS",
+                    "tracking_number": "1ZMANY",
+                    "lines": [{"line_id": "line-2", "quantity": 1}],
+                },
+            },
+        ]
+        statuses = ("in_transit", "out_for_delivery", "delayed", "in_transit", "attempted_delivery")
+        events += [
+            {
+                "id": f"e-status-{n:03d}",
+                "type": "shipment_updated",
+                "shipment": {"fulfilment_id": "e-shipped", "status": statuses[n % len(statuses)]},
+            }
+            for n in range(max(EVENTS) - 2)
+        ]
+        restart(world, meter)
+        posted = 0
+        for size in EVENTS:
+            intake = {}
+            while posted < size:
+                event = events[posted]
+                meter.on = posted == size - 1
+                intake = measured(meter, partial(world.post, "POST", f"/orders/{order_id}/events", event))
+                meter.on = False
+                world.settle()
+                posted += 1
+            meter.on = True
+            answer = measured(meter, partial(world.order, order_id))
+            meter.on = False
+            times = []
+            for _ in range(GETS):
+                started = time.perf_counter()
+                body = world.order(order_id)
+                times.append(time.perf_counter() - started)
+            assert len(body["timeline"]) == size, len(body["timeline"])
+            answer["seconds"] = statistics.median(times)
+            answer["events"], answer["intake"] = size, intake
+            results.append(answer)
+    return results
+
+
+def dropday_follow_up(ddb: DynamoDBLocal, in_flight: int) -> dict[str, Any] | None:
+    """Hook: one follow-up pass (reads of Dropday's order endpoints) with ``in_flight`` accepted
+    orders not yet final, metered like a sweep. None until the follow-up exists (issue 16)."""
+    return None
+
+
+# ---------------------------------------------------------------------------- report
+def run() -> list[Headline]:
+    say("Growth: one sweep against the settled history; GET /orders/{id} against the order's events")
+    with DynamoDBLocal() as ddb:
+        swept = sweeps(ddb)
+        got = gets(ddb)
+        followed = {n: dropday_follow_up(ddb, n) for n in (10, 1_000)}
+    base = swept[0]
+    rows = [
+        [
+            f"{r['settled']:,}",
+            str(r["requests"]),
+            f"{r['rcu']:g}",
+            f"{r['wcu']:g}",
+            str(r["sqs"]),
+            f"{r['seconds'] * 1000:.0f}",
+            f"{(r['seconds'] - r['dynamodb_seconds']) * 1000:.0f}",
+            f"{r['rcu'] / base['rcu']:.2f}x",
+            f"{r['seconds'] / base['seconds']:.2f}x",
+        ]
+        for r in swept
+    ]
+    headers = ["settled orders", "queries", "RCU", "WCU", "SQS", "ms", "ms outside DynamoDB", "RCU vs first", "time"]
+    say(table(headers, rows))
+    say(
+        "   time: the sweeper's handler in process; its queries' time is DynamoDB Local's (whose index reads"
+        " are SQLite's, not DynamoDB's), the rest is the sweeper's own"
+    )
+    found = swept[-1]["summary"].get("counts")
+    say(
+        f"   {UNSETTLED_ORDERS} unsettled orders besides ({UNSETTLED_ORDERS} Dropday deliveries awaiting payment,"
+        f" {UNSETTLED_ORDERS * 2 // 5} Onward deliveries retrying); the sweep found {found}"
+    )
+    if not LARGE:
+        say("   (100,000 settled orders: SIGNBRIDGE_BENCH_LARGE=1 python -m benchmarks growth)")
+    say()
+    one = got[0]
+    rows = [
+        [
+            str(r["events"]),
+            f"{r['rcu']:g}",
+            f"{r['seconds'] * 1000:.1f}",
+            f"{r['rcu'] / one['rcu']:.1f}x",
+            f"{r['seconds'] / one['seconds']:.2f}x",
+            f"{r['intake']['rcu']:g}",
+            f"{r['intake']['wcu']:g}",
+            f"{r['intake']['seconds'] * 1000:.0f}",
+        ]
+        for r in got
+    ]
+    say(table(["events", "GET RCU", "GET ms", "RCU vs 1", "time vs 1", "last event's intake RCU", "WCU", "ms"], rows))
+    say("   GET: one strongly consistent Query of the order's partition (the order, its events, every delivery)")
+    say()
+    if all(v is None for v in followed.values()):
+        say("   Dropday follow-up with 10 / 1,000 orders in flight: not measured, the follow-up is not written yet")
+        say("   (benchmarks/growth.py, dropday_follow_up is the hook)")
+        say()
+    last, biggest = swept[-1], got[-1]
+    headlines = [
+        Headline(
+            f"One sweep, {last['settled']:,} settled + {UNSETTLED_ORDERS} unsettled orders: RCU / time",
+            f"{last['rcu']:g} RCU ({last['requests']} queries) / {last['seconds'] * 1000:.0f} ms",
+            f"{base['rcu']:g} RCU / {base['seconds'] * 1000:.0f} ms at {base['settled']:,} settled",
+            f"{last['rcu'] / base['rcu']:.2f}x / {last['seconds'] / base['seconds']:.2f}x (goal: flat)",
+        ),
+        Headline(
+            f"GET /orders/{{id}} with {biggest['events']} events: RCU / time",
+            f"{biggest['rcu']:g} RCU / {biggest['seconds'] * 1000:.1f} ms",
+            f"{one['rcu']:g} RCU / {one['seconds'] * 1000:.1f} ms with 1 event",
+            f"{biggest['rcu'] / one['rcu']:.1f}x / {biggest['seconds'] / one['seconds']:.2f}x",
+        ),
+        Headline(
+            f"… the intake of an order's event number {biggest['events']}: RCU",
+            f"{biggest['intake']['rcu']:g} RCU",
+            f"{one['intake']['rcu']:g} RCU for its first",
+            f"{biggest['intake']['rcu'] / one['intake']['rcu']:.1f}x",
+        ),
+    ]
+    if all(v is None for v in followed.values()):
+        headlines.append(
+            Headline("Dropday follow-up, 10 / 1,000 orders in flight", "not measured", "follow-up not written yet", "-")
+        )
+    return headlines
