@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,7 +142,9 @@ def test_body_over_the_limit_is_413(table, lambda_context, monkeypatch):
     body = json.dumps({"product": {"product_id": 1, "title": "x" * 4000, "price": 1}}).encode()
     response = post_product(lambda_context, body)
     assert response["statusCode"] == 413
-    assert response_json(response)["error"]["details"] == {"limit_bytes": 2048}
+    assert response_json(response)["error"]["details"] == [
+        {"field": "body", "message": "too large", "limit_bytes": 2048, "received_bytes": len(body)}
+    ]
 
 
 def test_dynamodb_failure_is_503_with_retry_after(aws, lambda_context):
@@ -220,9 +223,28 @@ def test_platform_mode_uses_the_platforms_id_and_asks_it_once(table, lambda_cont
     ],
     ids=["5xx", "no-id", "timeout"],
 )
-def test_platform_failures_are_502_or_504_and_store_nothing(table, lambda_context, platform, answer, status, code):
+def test_platform_failures_are_502_or_504_and_store_nothing(
+    table, lambda_context, platform, answer, status, code, monkeypatch
+):
+    url = os.environ["PLATFORM_PRODUCT_URL"] + "?key=token-in-the-url"
+    monkeypatch.setenv("PLATFORM_PRODUCT_URL", url)
     platform.answers.append(answer)
     response = post_product(lambda_context, fixture_bytes("signcustomiser_product_created.json"))
     assert response["statusCode"] == status
-    assert response_json(response)["error"]["code"] == code
+    error = response_json(response)["error"]
+    assert error["code"] == code
     assert mapping_items(table) == []
+    # Sign Customiser is a third party: the answer names no URL, host, header or token of the platform.
+    for secret in ("token-in-the-url", "127.0.0.1", "/products", "platform-token", "Bearer"):
+        assert secret not in response["body"]
+    assert [d["field"] for d in error["details"]] in (["platform"], ["external_id"])
+
+
+def test_an_unreachable_platform_is_502_naming_no_url(table, lambda_context, platform, monkeypatch):
+    monkeypatch.setenv("PLATFORM_PRODUCT_URL", "http://127.0.0.1:9/products?key=token-in-the-url")
+    response = post_product(lambda_context, fixture_bytes("signcustomiser_product_created.json"))
+    assert response["statusCode"] == 502
+    assert response_json(response)["error"]["details"] == [
+        {"field": "platform", "message": "not reachable", "reason": "ConnectError"}
+    ]
+    assert "token-in-the-url" not in response["body"] and "127.0.0.1" not in response["body"]

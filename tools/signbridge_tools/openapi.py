@@ -150,6 +150,16 @@ class OrderEventView(TimelineEntry):
     order_id: str
 
 
+class Attention(BaseModel):
+    """A delivery of the order, or of one of its events, that waits for a person."""
+
+    destination: Destination
+    state: DeliveryState = Field(description="held, in_doubt, action_required or failed.")
+    event_id: str | SkipJsonSchema[None] = _omitted("The event's id, when it is an event's delivery.")
+    message: str = Field(description="What happened and what to do, for people.")
+    command: str = Field(description="The console command that settles it (or lists what to fix).")
+
+
 class OrderView(BaseModel):
     """An order as signbridge holds it: where it came from and where it stands at each destination."""
 
@@ -161,6 +171,9 @@ class OrderView(BaseModel):
     deliveries: dict[Destination, DeliveryView] = Field(description="Keyed by destination name.")
     sign_customiser_order_ids: list[int] = Field(description="Sign Customiser's ids for this order, once known.")
     timeline: list[TimelineEntry] = Field(description="The order's events (paid, cancelled, ...), oldest first.")
+    attention: list[Attention] = Field(
+        description="What waits for a person, from the order's deliveries and its events': empty when nothing does."
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -281,6 +294,28 @@ EVENT_EXAMPLE = {
     "type": "refunded",
     "occurred_at": "2025-10-24T10:00:00Z",
     "refund": {"lines": [{"line_id": "line-1", "quantity": 1, "amount": 2999}], "shipping": 0, "currency": "USD"},
+}
+# One example per event type (the request body of POST /orders/{order_id}/events).
+EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "paid": {"id": "evt-paid-1", "type": "paid", "occurred_at": "2025-10-24T09:30:00Z"},
+    "cancelled": {"id": "evt-cancel-1", "type": "cancelled", "reason": "customer asked"},
+    "refunded": EVENT_EXAMPLE,
+    "fulfilled": {
+        "id": "evt-ship-1",
+        "type": "fulfilled",
+        "fulfilment": {
+            "id": "ful-7731",
+            "carrier": "UPS",
+            "tracking_number": "1Z999AA10123456784",
+            "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+            "lines": [{"line_id": "line-1", "quantity": 1}],
+        },
+    },
+    "shipment_updated": {
+        "id": "evt-track-1",
+        "type": "shipment_updated",
+        "shipment": {"fulfilment_id": "ful-7731", "status": "in_transit", "occurred_at": "2025-10-25T08:00:00Z"},
+    },
 }
 EVENT_VIEW_EXAMPLE = {
     "order_id": "order-123456",
@@ -414,7 +449,8 @@ def build_openapi() -> dict[str, Any]:
     for view in (accepted_view, underway_view):
         OrderView.model_validate(view)  # the documented shape still fits what order_view() returns
     OrderEventView.model_validate(EVENT_VIEW_EXAMPLE)
-    OrderEvent.model_validate(EVENT_EXAMPLE)
+    for example in EVENT_EXAMPLES.values():
+        OrderEvent.model_validate(example)
 
     signed = [
         {"$ref": "#/components/parameters/WebhookTimestamp"},
@@ -556,7 +592,10 @@ def build_openapi() -> dict[str, Any]:
                 ],
                 "requestBody": {
                     "required": True,
-                    "content": _json(schema(OrderEvent, "validation"), example=EVENT_EXAMPLE),
+                    "content": _json(
+                        schema(OrderEvent, "validation"),
+                        examples={kind: {"summary": kind, "value": body} for kind, body in EVENT_EXAMPLES.items()},
+                    ),
                 },
                 "responses": {
                     "200": {

@@ -8,12 +8,26 @@ from __future__ import annotations
 from typing import Any
 
 
+def problem(field: str, message: str, **more: Any) -> dict[str, Any]:
+    """One entry of an error's ``details``: the field (or header, setting, path) at fault, what
+    is wrong with it, and any figures that help (a limit, what was received)."""
+    return {"field": field, "message": message, **more}
+
+
 class SignbridgeError(Exception):
+    """``details``, when given, has one shape for every error: a list of ``problem`` entries."""
+
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, details: Any = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self, message: str, details: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(message)
+        if details is not None and not (
+            isinstance(details, list) and all(isinstance(d, dict) and "field" in d for d in details)
+        ):
+            raise TypeError("details is a list of problem(field, message, ...) entries")
         self.message = message
         self.details = details
         self.headers = headers or {}

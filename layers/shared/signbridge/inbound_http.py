@@ -30,6 +30,7 @@ from signbridge.errors import (
     SignbridgeError,
     UnsupportedMediaType,
     ValidationFailed,
+    problem,
 )
 from signbridge.observability import logger, metrics
 
@@ -65,11 +66,15 @@ def raw_body(event: APIGatewayProxyEvent, max_bytes: int) -> bytes:
         raw = body.encode("utf-8", errors="surrogatepass")
     if len(raw) > max_bytes:
         raise PayloadTooLarge(
-            f"The body is {len(raw)} bytes; the limit is {max_bytes}.", details={"limit_bytes": max_bytes}
+            f"The body is {len(raw)} bytes; the limit is {max_bytes}.",
+            details=[problem("body", "too large", limit_bytes=max_bytes, received_bytes=len(raw))],
         )
     content_type = (header(event, "content-type") or "").split(";", 1)[0].strip().lower()
     if content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType("Content-Type must be application/json.", details={"received": content_type or None})
+        raise UnsupportedMediaType(
+            "Content-Type must be application/json.",
+            details=[problem("Content-Type", "must be application/json", received=content_type or None)],
+        )
     return raw
 
 
@@ -81,7 +86,10 @@ def parse_json(raw: bytes) -> Any:
     try:
         text = raw.decode(json.detect_encoding(raw))
     except (UnicodeDecodeError, LookupError) as exc:
-        raise MalformedJson("The body is not valid UTF-8.", details={"position": getattr(exc, "start", None)}) from exc
+        raise MalformedJson(
+            "The body is not valid UTF-8.",
+            details=[problem("body", "not valid UTF-8", position=getattr(exc, "start", None))],
+        ) from exc
     _check_depth(text)
     try:
         data = json.loads(
@@ -92,9 +100,13 @@ def parse_json(raw: bytes) -> Any:
             parse_constant=lambda literal: _Refused("number", literal),
         )
     except json.JSONDecodeError as exc:
-        raise MalformedJson("The body is not valid JSON.", details={"position": exc.pos}) from exc
+        raise MalformedJson(
+            "The body is not valid JSON.", details=[problem("body", "not valid JSON", position=exc.pos)]
+        ) from exc
     except RecursionError as exc:  # not reachable past _check_depth; never a 500 all the same
-        raise JsonTooDeep("The body nests too deeply.", details={"limit": MAX_JSON_DEPTH}) from exc
+        raise JsonTooDeep(
+            "The body nests too deeply.", details=[problem("body", "nests too deeply", limit=MAX_JSON_DEPTH)]
+        ) from exc
     _check_values(data, ())
     return data
 
@@ -226,7 +238,9 @@ def install_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.not_found
     def _not_found(_: Exception) -> Response:
-        return error_response(NotFound("No such route.", details={"path": app.current_event.path}))
+        return error_response(
+            NotFound("No such route.", details=[problem("path", "no such route", received=app.current_event.path)])
+        )
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:

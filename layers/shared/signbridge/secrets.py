@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from signbridge.errors import ConfigurationError
+from signbridge.errors import ConfigurationError, problem
 from signbridge.observability import logger
 
 
@@ -21,7 +21,7 @@ def resolve_secret(param_name: str, plain_value: str, *, max_age: int, setting: 
             # The parameter's name and the reason go to the log, not to the (unauthenticated) caller.
             logger.error("secret unreadable", extra={"setting": setting, "parameter": param_name, "reason": str(exc)})
             raise ConfigurationError(
-                f"The secret for {setting} could not be read.", details={"setting": setting}
+                f"The secret for {setting} could not be read.", details=[problem(setting, "could not be read")]
             ) from exc
         return str(value)
     return plain_value

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-from signbridge.errors import SignatureInvalid, SignatureMissing, TimestampMalformed, TimestampStale
+from signbridge.errors import SignatureInvalid, SignatureMissing, TimestampMalformed, TimestampStale, problem
 
 TIMESTAMP_HEADER = "x-webhook-timestamp"
 SIGNATURE_HEADER = "x-webhook-signature"
@@ -82,16 +82,18 @@ def verify_signature(
     signature = _header(headers, SIGNATURE_HEADER)
     missing = [name for name, value in ((TIMESTAMP_HEADER, timestamp), (SIGNATURE_HEADER, signature)) if not value]
     if missing:
-        raise SignatureMissing("Missing signature header(s).", details={"headers": missing})
+        raise SignatureMissing("Missing signature header(s).", details=[problem(h, "missing") for h in missing])
     assert timestamp is not None and signature is not None
     timestamp = timestamp.strip()
     if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        raise TimestampMalformed(f"{TIMESTAMP_HEADER} must be Unix seconds.", details={"header": TIMESTAMP_HEADER})
+        raise TimestampMalformed(
+            f"{TIMESTAMP_HEADER} must be Unix seconds.", details=[problem(TIMESTAMP_HEADER, "not Unix seconds")]
+        )
     skew = now - int(timestamp)
     if abs(skew) > tolerance_seconds:
         raise TimestampStale(
             f"{TIMESTAMP_HEADER} is outside the accepted window of {tolerance_seconds} s.",
-            details={"header": TIMESTAMP_HEADER, "tolerance_seconds": tolerance_seconds},
+            details=[problem(TIMESTAMP_HEADER, "outside the tolerance", tolerance_seconds=tolerance_seconds)],
         )
     presented = _normalise(signature).encode()
     matched = False
@@ -100,7 +102,9 @@ def verify_signature(
         expected = sign(secret, timestamp, body, scheme).encode()
         matched |= hmac.compare_digest(expected, presented)
     if not matched:
-        raise SignatureInvalid("The signature does not match the body.", details={"header": SIGNATURE_HEADER})
+        raise SignatureInvalid(
+            "The signature does not match the body.", details=[problem(SIGNATURE_HEADER, "does not match the body")]
+        )
 
 
 def detect_schemes(body: bytes, headers: Mapping[str, str], secret: str) -> list[SignatureScheme]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from signbridge.errors import PlatformFailed, PlatformTimeout
+from signbridge.errors import PlatformFailed, PlatformTimeout, problem
 from signbridge.models.signcustomiser import ScProduct
 
 
@@ -25,15 +25,18 @@ class PlatformProductClient:
         try:
             response = self.client.post(self.url, json={"product": product.model_dump(mode="json")}, headers=headers)
         except httpx.TimeoutException as exc:
-            raise PlatformTimeout("The platform did not answer in time.", details={"platform_url": self.url}) from exc
+            raise PlatformTimeout(
+                "The platform did not answer in time.", details=[problem("platform", "no answer in time")]
+            ) from exc
         except httpx.HTTPError as exc:
             raise PlatformFailed(
-                "The platform could not be reached.", details={"platform_url": self.url, "reason": type(exc).__name__}
+                "The platform could not be reached.",
+                details=[problem("platform", "not reachable", reason=type(exc).__name__)],
             ) from exc
         if response.status_code not in (200, 201):
             raise PlatformFailed(
                 f"The platform answered {response.status_code}.",
-                details={"platform_url": self.url, "platform_status": response.status_code},
+                details=[problem("platform", "answered an error", platform_status=response.status_code)],
             )
         try:
             body = response.json()
@@ -43,6 +46,8 @@ class PlatformProductClient:
         if not isinstance(external_id, str | int) or isinstance(external_id, bool) or not str(external_id).strip():
             raise PlatformFailed(
                 "The platform's answer has no external_id.",
-                details={"platform_url": self.url, "platform_status": response.status_code},
+                details=[
+                    problem("external_id", "missing from the platform's answer", platform_status=response.status_code)
+                ],
             )
         return str(external_id).strip()

@@ -99,10 +99,20 @@ def contradictions(order: Order, now: OrderStanding, event: OrderEvent) -> list[
         problems.append(
             _problem(
                 "shipment.fulfilment_id",
-                "no fulfilled event of this order has this id",
+                "no fulfilled event of this order has this id, nor carried it as its fulfilment.id",
                 received=event.shipment.fulfilment_id,
             )
         )
+    if event.fulfilment is not None and event.fulfilment.id is not None:
+        used_by = now.platform_fulfilments.get(event.fulfilment.id)
+        if used_by is not None and used_by != event.id:
+            problems.append(
+                _problem(
+                    "fulfilment.id",
+                    f"another fulfilled event of this order ({used_by}) carried this fulfilment id",
+                    received=event.fulfilment.id,
+                )
+            )
     if event.refund is not None:
         if event.refund.currency is not None and event.refund.currency.upper() != order.currency:
             problems.append(
@@ -224,15 +234,31 @@ def apply_to_deliveries(state: OrderState, event: OrderEvent, traits: dict[str, 
             )
 
 
+def by_event_ids(event: OrderEvent, now: OrderStanding) -> OrderEvent:
+    """``event`` with a shipment status that names the platform's own fulfilment id naming the
+    `fulfilled` event that carried it instead: one id for a parcel from here on."""
+    shipment = event.shipment
+    if shipment is None or shipment.fulfilment_id in now.fulfilment_ids:
+        return event
+    shipped_by = now.platform_fulfilments.get(shipment.fulfilment_id)
+    if shipped_by is None:
+        return event
+    return event.model_copy(update={"shipment": shipment.model_copy(update={"fulfilment_id": shipped_by})})
+
+
 def accept_order_event(order_id: str, event: OrderEvent, store: Store, traits: dict[str, Traits]) -> EventIntake:
     """Record ``event`` once; a repeat (same id, same content) is not new, the same id with other
     content is a conflict, an event that contradicts the order is refused naming the field."""
-    body = event.model_dump_json()
-    digest = hashlib.sha256(body.encode()).hexdigest()
+    received = event
     for _ in range(ATTEMPTS_ON_RACE):
         state = store.get_order_state(order_id)
         if state is None:
             raise NotFound("No order with this id.", details=[_problem("order_id", "no order with this id")])
+        order = Order.model_validate_json(state.order.body)
+        now = standing(order, parse_events(state.events))
+        event = by_event_ids(received, now)
+        body = event.model_dump_json()  # unknown fields kept, as received
+        digest = hashlib.sha256(event.contract_json().encode()).hexdigest()
         existing = next((e for e in state.events if e.event_id == event.id), None)
         if existing is not None:
             if existing.digest != digest:
@@ -248,8 +274,7 @@ def accept_order_event(order_id: str, event: OrderEvent, store: Store, traits: d
                 )
             apply_to_deliveries(state, event, traits, store)
             return EventIntake(created=False, event=existing, state=store.get_order_state(order_id) or state)
-        order = Order.model_validate_json(state.order.body)
-        problems = contradictions(order, standing(order, parse_events(state.events)), event)
+        problems = contradictions(order, now, event)
         if problems:
             raise ValidationFailed("The event contradicts the order.", details=problems)
         _, at = clock.stamp()

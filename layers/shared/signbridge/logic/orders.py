@@ -21,8 +21,9 @@ from signbridge.errors import (
     UnknownProduct,
     ValidationFailed,
 )
-from signbridge.lifecycle import DeliveryState
+from signbridge.lifecycle import ATTENTION, DeliveryState
 from signbridge.logic.limits import ensure_storable
+from signbridge.logic.notices import CANCEL_BY_HAND
 from signbridge.logic.order_events import timeline
 from signbridge.logic.standing import PAID_STATUSES
 from signbridge.models.items import DeliveryError, DeliveryRecord, OrderRecord, ProductMapping
@@ -184,4 +185,37 @@ def order_view(state: OrderState) -> dict[str, Any]:
         "deliveries": {d.destination: d.public() for d in sorted(state.deliveries, key=lambda d: d.destination)},
         "sign_customiser_order_ids": state.sc_order_ids,
         "timeline": timeline(state),
+        "attention": attention(state),
     }
+
+
+def attention(state: OrderState) -> list[dict[str, Any]]:
+    """What about the order waits for a person (its own deliveries and its events'), each with
+    what happened and the command that settles it: the order view says it at the top."""
+    order_id = state.order.order_id
+    event_ids = {e.seq: e.event_id for e in state.events}
+    found = []
+    for d in sorted(state.deliveries + state.event_deliveries, key=lambda d: (d.event_seq or 0, d.destination)):
+        if d.state not in ATTENTION:
+            continue
+        event_id = event_ids.get(d.event_seq) if d.event_seq is not None else None
+        entry: dict[str, Any] = {"destination": d.destination, "state": d.state.value}
+        if event_id is not None:
+            entry["event_id"] = event_id
+        entry["message"] = d.last_error.message if d.last_error is not None else d.state.kind.meaning
+        entry["command"] = _settling_command(d, order_id, event_id)
+        found.append(entry)
+    return found
+
+
+def _settling_command(d: DeliveryRecord, order_id: str, event_id: str | None) -> str:
+    event = f" --event {event_id}" if event_id else ""
+    if d.state is DeliveryState.IN_DOUBT:
+        return f"signbridge order resolve {order_id} {d.destination}{event} --delivered|--resend"
+    if d.last_error is not None and d.last_error.code == CANCEL_BY_HAND:
+        return f"signbridge cancellations done {order_id}"
+    if d.state is DeliveryState.HELD:
+        return "signbridge deliveries held"
+    if d.state is DeliveryState.FAILED:
+        return f"signbridge order retry {order_id} --destination {d.destination}"
+    return f"signbridge order show {order_id}"

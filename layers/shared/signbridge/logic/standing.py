@@ -28,6 +28,8 @@ def standing(order: Order, events: list[OrderEvent]) -> OrderStanding:
                 line.refunded_amount += refunded.amount
         elif event.type is EventType.FULFILLED and event.fulfilment is not None:
             result.fulfilment_ids.append(event.id)
+            if event.fulfilment.id is not None:
+                result.platform_fulfilments.setdefault(event.fulfilment.id, event.id)
             for shipped in event.fulfilment.lines:
                 result.lines[shipped.line_id].fulfilled_quantity += shipped.quantity
     return result

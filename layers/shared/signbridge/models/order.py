@@ -189,20 +189,18 @@ class Order(BaseModel):
 
     def contract_json(self) -> str:
         """The order without its unknown fields: what signbridge reads and forwards."""
-        return self.model_dump_json(exclude=_unknown_fields(self))  # type: ignore[arg-type]
+        return self.model_dump_json(exclude=unknown_fields(self))  # type: ignore[arg-type]
 
 
-def _unknown_fields(model: BaseModel) -> dict[Any, Any]:
+def unknown_fields(model: BaseModel) -> dict[Any, Any]:
     """A pydantic ``exclude`` naming every field kept only because of ``extra="allow"``."""
     spec: dict[Any, Any] = dict.fromkeys(model.model_extra or {}, True)
     for name in type(model).model_fields:
         value = getattr(model, name)
-        if isinstance(value, BaseModel) and (inner := _unknown_fields(value)):
+        if isinstance(value, BaseModel) and (inner := unknown_fields(value)):
             spec[name] = inner
         elif isinstance(value, list):
-            items = {
-                i: inner for i, v in enumerate(value) if isinstance(v, BaseModel) and (inner := _unknown_fields(v))
-            }
+            items = {i: inner for i, v in enumerate(value) if isinstance(v, BaseModel) and (inner := unknown_fields(v))}
             if items:
                 spec[name] = items
     return spec

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from signbridge.errors import ConfigurationError
+from signbridge.errors import ConfigurationError, problem
 
 if TYPE_CHECKING:
     from signbridge.ports import Traits
@@ -30,7 +30,7 @@ def signing_secrets(param: str, plain: str | list[str], setting: str, *, require
     else:
         secrets = [secret] if (secret := resolve_secret(param, plain, max_age=max_age, setting=setting)) else []
     if required and not secrets:
-        raise ConfigurationError(f"No {required} is configured.", details={"setting": setting})
+        raise ConfigurationError(f"No {required} is configured.", details=[problem(setting, "not configured")])
     return secrets
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from signbridge.errors import ConfigurationError
+from signbridge.errors import ConfigurationError, problem
 from signbridge.roots import signing_secrets
 from signbridge.settings import IdMode, Settings, get_settings
 from signbridge.store.products import ProductStore
@@ -43,7 +43,7 @@ def _platform_client() -> PlatformProductClient:
     if s.platform_product_url is None:
         raise ConfigurationError(
             "EXTERNAL_ID_MODE is 'platform' but PLATFORM_PRODUCT_URL is not set.",
-            details={"setting": "PLATFORM_PRODUCT_URL"},
+            details=[problem("PLATFORM_PRODUCT_URL", "not set")],
         )
     return PlatformProductClient(str(s.platform_product_url), "", s.platform_timeout_seconds)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from signbridge.errors import Conflict, StoreUnavailable
+from signbridge.errors import Conflict, StoreUnavailable, problem
 from signbridge.models.items import ProductMapping, product_by_external_key, product_by_sc_key
 from signbridge.store.base import TableAccess, cancellation_codes, dependency, from_item, key_of, to_item
 
@@ -44,7 +44,7 @@ class ProductStore(TableAccess):
         if codes[1] == "ConditionalCheckFailed":
             raise Conflict(
                 f"external_id {mapping.external_id!r} already belongs to another Sign Customiser product.",
-                details={"external_id": mapping.external_id},
+                details=[problem("external_id", "belongs to another product", received=mapping.external_id)],
             )
         raise StoreUnavailable()  # cancelled for another reason (e.g. a concurrent transaction): retry
 
