@@ -169,6 +169,11 @@ _overhead = [0.0]  # seconds the meter spent on its own reads (not the functions
 _lock = threading.RLock()
 
 
+def overhead_seconds() -> float:
+    """Seconds the meter has spent on its own reads so far (to take out of a measured time)."""
+    return _overhead[0]
+
+
 def _function() -> str:
     return _current[-1] if _current else "harness"
 

@@ -149,6 +149,7 @@ class Floor:
     wcu: defaultdict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     sqs: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
+    http: Counter[str] = field(default_factory=Counter)  # by destination: one request per delivery
 
 
 def read_units(size: int) -> int:
@@ -166,6 +167,31 @@ def partition(world: World, order_id: str) -> dict[str, dict[str, Any]]:
     return {item["SK"]["S"]: item for item in answer["Items"]}
 
 
+def sizing_check(world: World, order_id: str) -> list[list[str]]:
+    """The sizing rules the transactions are priced by, against DynamoDB Local's own capacity for
+    a PutItem of the same item (under another key, with no index attributes)."""
+    client = boto3.client("dynamodb")
+    rows = []
+    items = partition(world, order_id)
+    for what, sk in (("order", "ORDER"), ("event", min(k for k in items if k.startswith("EVENT#")))):
+        copy = {k: v for k, v in items[sk].items() if k not in ("state_key", "due_at")}
+        copy["PK"] = {"S": f"SIZING#{sk}"}
+        answer = client.put_item(TableName=world.table_name, Item=copy, ReturnConsumedCapacity="TOTAL")
+        local = answer["ConsumedCapacity"]["CapacityUnits"]
+        rows.append([what, str(item_size(copy)), str(write_units(item_size(copy))), f"{local:g}"])
+        client.delete_item(TableName=world.table_name, Key={"PK": copy["PK"], "SK": copy["SK"]})
+    return rows
+
+
+def item_sizes(world: World, order_id: str) -> str:
+    items = partition(world, order_id)
+    kinds: defaultdict[str, list[int]] = defaultdict(list)
+    for sk, item in items.items():
+        kind = "event delivery" if "#EVENT#" in sk else sk.split("#", 1)[0].lower()
+        kinds[kind].append(item_size(item))
+    return ", ".join(f"{k} {min(v)}-{max(v)} B" if len(v) > 1 else f"{k} {v[0]} B" for k, v in sorted(kinds.items()))
+
+
 def floors(world: World, order_id: str, steps: list[Step]) -> list[Floor]:
     items = partition(world, order_id)
     order = items["ORDER"]
@@ -173,6 +199,8 @@ def floors(world: World, order_id: str, steps: list[Step]) -> list[Floor]:
     events = sorted((int(i["seq"]["N"]), sk) for sk, i in items.items() if sk.startswith("EVENT#"))
     deliveries = {sk: i for sk, i in items.items() if sk.startswith("DELIVERY#")}
     acting = {sk: d for sk, d in deliveries.items() if d["state"]["S"] != "skipped"}
+    astray = {sk: d["state"]["S"] for sk, d in acting.items() if d["state"]["S"] != "delivered"}
+    assert not astray, f"the life went astray (a slow machine?), deliveries not delivered: {astray}"
     held = {
         sk
         for sk, d in acting.items()
@@ -184,6 +212,7 @@ def floors(world: World, order_id: str, steps: list[Step]) -> list[Floor]:
         w = write_units(size[sk])
         floor.rcu[("forwarder", "get_order_state")] += read_units(reads + size[sk])
         floor.wcu[("forwarder", "move")] += (w + 2 * w) + (w + w)  # the claim, then the outcome
+        floor.http[acting[sk]["destination"]["S"]] += 1  # each delivery here is one step: one request
 
     def batch(floor: Floor, messages: int) -> None:
         floor.sqs += 3 if messages else 0  # one send, one receive, one delete
@@ -257,10 +286,11 @@ def run() -> list[Headline]:
         steps = live(world, meter, "order-cost-1")
         meter.on = False
         floor = floors(world, "order-cost-1", steps)
+        sizes, sizing = item_sizes(world, "order-cost-1"), sizing_check(world, "order-cost-1")
         stream_reads = Counter(meter.stream_reads)
         ssm = (sum(meter.ssm_reads.values()), meter.ssm_lookups)
         durations = {name: list(values) for name, values in meter.durations.items()}
-    return report(steps, floor, stream_reads, ssm, durations)
+    return report(steps, floor, stream_reads, ssm, durations, (sizes, sizing))
 
 
 def report(
@@ -269,6 +299,7 @@ def report(
     stream_reads: Counter[str],
     ssm: tuple[int, int],
     durations: dict[str, list[float]],
+    sizes: tuple[str, list[list[str]]],
 ) -> list[Headline]:
     """The tables and the summary's rows."""
     say("Requests per order: one order's life on DynamoDB Local and the fakes, against the floor")
@@ -300,6 +331,7 @@ def report(
     http: Counter[str] = Counter()
     for s in steps:
         http.update({d: len(v) for d, v in s.http.items()})
+    floor_http = sum((f.http for f in floor), Counter())
     rows.append(
         [
             "whole life",
@@ -351,10 +383,14 @@ def report(
     say(table(["function: method", "requests", "RCU", "floor", "WCU", "floor", "excess CU"], lines))
     refused = [c for s in steps for c in s.calls if c.refused]
     say(f"   writes refused by their condition (billed all the same): {len(refused)}")
+    say(f"   the order's items at the end of its life: {sizes[0]}")
+    say("   the sizing rules (transactions are priced by them) against DynamoDB Local's PutItem of the same item:")
+    say("     " + table(["item", "bytes", "WCU by the rules", "by DynamoDB Local"], sizes[1]).replace("\n", "\n     "))
     say()
 
     by_destination = ", ".join(f"{d} {n}" for d, n in sorted(http.items()))
-    say(f"   HTTP requests by destination: {by_destination} (the floor: one per step a destination must be told)")
+    floor_by_destination = ", ".join(f"{d} {n}" for d, n in sorted(floor_http.items()))
+    say(f"   HTTP requests by destination: {by_destination}; floor {floor_by_destination} (one per step to tell)")
     for s in steps:
         told = "; ".join(f"{d}: {', '.join(v)}" for d, v in s.http.items() if v)
         say(f"     {s.name}: {told or 'none'}")
@@ -430,9 +466,9 @@ def report(
         Headline(
             "… SQS requests / Lambda invocations / HTTP requests to destinations",
             f"{sum(sqs.values())} / {sum(invocations.values())} / {sum(http.values())} ({by_destination})",
-            f"{floor_sqs} / {sum(floor_invocations.values())} / {sum(http.values())} floor",
+            f"{floor_sqs} / {sum(floor_invocations.values())} / {sum(floor_http.values())} floor",
             f"{sum(sqs.values()) / floor_sqs:.2f}x / {sum(invocations.values()) / sum(floor_invocations.values()):.2f}x"
-            " / 1.00x the floor",
+            f" / {sum(http.values()) / sum(floor_http.values()):.2f}x the floor",
         ),
         Headline(
             "Cost per 1,000 orders, us-east-1 on-demand (DynamoDB, SQS, Lambda arm64, API Gateway REST)",
