@@ -9,6 +9,10 @@
 #   make openapi    regenerate openapi.json from the models
 #   make bench      benchmarks (figures printed, see README)
 #   make sam-local  every function through `sam local invoke` (Docker, else Podman), checked
+#   make start-api  `sam local start-api` on 127.0.0.1:3000 with the same engine, stack and fakes
+#   make test-fast  unit, handler, tools, fakes and fuzz suites (no DynamoDB Local, no stack)
+#   make soak       the delivery model and the fault suite at soak size (long)
+#   make sam-events regenerate tests/fixtures/sam_generated/ with `sam local generate-event`
 
 SHELL := /bin/bash
 ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
@@ -77,7 +81,7 @@ build-ProductsFunction build-WebhooksFunction build-OrdersFunction build-OutboxF
 	cp app.py "$(ARTIFACTS_DIR)/"
 
 # ---------------------------------------------------------------- developer targets
-.PHONY: venv test lint unit dev dev-stop demo build validate openapi bench clean
+.PHONY: venv test test-fast soak lint unit dev dev-stop demo build validate openapi bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -106,6 +110,17 @@ test: venv node_modules/.installed lint
 	$(VENV)/bin/pytest -n 2 -m "not e2e"
 	$(VENV)/bin/pytest -m e2e
 
+# The suites that need neither DynamoDB Local nor a running stack, two workers: the quick loop.
+FAST_SUITES := tests/unit tests/handlers tests/tools tests/fakes tests/fuzz
+test-fast: venv
+	bash local/stack.sh venvs
+	$(VENV)/bin/pytest -n 2 -m "not dynamodb_local and not e2e and not samlocal" $(FAST_SUITES)
+
+# Long runs, by hand or nightly: the model-based delivery test with many steps, then the fault suite.
+soak: venv node_modules/.installed
+	SIGNBRIDGE_MODEL_STEPS=50000 $(VENV)/bin/pytest tests/integration/test_delivery_model.py -s
+	FAULT_ORDERS=5000 $(VENV)/bin/pytest tests/integration/test_fault_injection.py -s
+
 dev: venv
 	bash local/dev.sh up
 
@@ -131,9 +146,18 @@ bench: venv node_modules/.installed
 
 # Every function through `sam local invoke` (Docker, else Podman provisioned here), against the
 # local stack on MINISTACK_PORT (started if needed); SAMLOCAL_ARCH=arm64 runs the Lambda architecture under qemu.
-.PHONY: sam-local
+.PHONY: sam-local start-api sam-events
 sam-local: venv
 	bash local/sam-local.sh
+
+# `sam local start-api` on 127.0.0.1:$(SAMLOCAL_API_PORT) (default 3000) until Ctrl-C, each request
+# answered by its function in a container; prints the URLs and a signed curl. See docs/sam.md.
+start-api: venv
+	bash local/sam-local.sh start-api
+
+# AWS's own event shapes for tests/unit/test_generated_events.py.
+sam-events:
+	bash local/sam-generated-events.sh
 
 clean:
 	rm -rf .aws-sam .local

@@ -11,6 +11,10 @@
 #      .aws-sam/build-samlocal-<arch>
 #   4. python -m signbridge_tools.samlocal run: the invocations and their checks
 #
+# `local/sam-local.sh start-api [--check]` (make start-api) does steps 1-3, then serves the API with
+# `sam local start-api` on 127.0.0.1:${SAMLOCAL_API_PORT:-3000} until Ctrl-C; --check makes a few
+# requests through it instead, writes .local/sam-local/start-api.json and stops.
+#
 # Exit status: 0 all checks passed, 1 a check failed (see .local/sam-local/results.json), 3 no
 # container engine could be provisioned on this machine.
 # Env: MINISTACK_PORT (default 4566), SAMLOCAL_ARCH=arm64 for the real Lambda architecture under
@@ -31,6 +35,8 @@ die() { log "ERROR: $*"; exit 1; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
+MODE="${1:-invoke}"
+[[ "$MODE" == invoke || "$MODE" == start-api ]] || die "usage: $0 [start-api [--check]]"
 T0="$(now)"
 CLEANUP=()
 cleanup() { local step; for step in "${CLEANUP[@]}"; do eval "$step" >/dev/null 2>&1 || true; done; }
@@ -95,9 +101,16 @@ LAYER_ARCH="$ARCH" .venv-sam/bin/sam build --build-dir "$BUILD_DIR" --cache-dir 
   { tail -n 30 "$STATE/build.log" >&2; die "sam build failed"; }
 BUILD_S="$(since "$T")"
 
-# ---------------------------------------------------------------- 4. invoke and check
+# ---------------------------------------------------------------- 4. invoke and check (or serve the API)
 T="$(now)"
 status=0
+if [[ "$MODE" == start-api ]]; then
+  .venv/bin/python -m signbridge_tools.samlocal start-api --template "$BUILD_DIR/template.yaml" --arch "$ARCH" \
+    --host-ip "$HOST_IP" --engine "$ENGINE" --port "${SAMLOCAL_API_PORT:-3000}" \
+    $([[ "$ARCH" == "$NATIVE" ]] || echo --emulated) "${@:2}" || status=$?
+  log "engine ${PROVISION_S:-0} s, image ${IMAGE_S:-0} s, stack $STACK_S s, build $BUILD_S s, start-api $(since "$T") s"
+  exit "$status"
+fi
 .venv/bin/python -m signbridge_tools.samlocal run --template "$BUILD_DIR/template.yaml" --arch "$ARCH" \
   --host-ip "$HOST_IP" --engine "$ENGINE" $([[ "$ARCH" == "$NATIVE" ]] || echo --emulated) || status=$?
 INVOKE_S="$(since "$T")"

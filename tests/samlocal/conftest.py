@@ -48,3 +48,25 @@ def samlocal() -> dict[str, Any]:
     results = dict(json.loads(RESULTS.read_text()))
     results["timings"] = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
     return results
+
+
+START_API = ROOT / ".local" / "sam-local" / "start-api.json"
+
+
+@pytest.fixture(scope="session")
+def start_api() -> dict[str, Any]:
+    """The answers to real HTTP requests through `sam local start-api` (what `make start-api`
+    serves): `local/sam-local.sh start-api --check`."""
+    if os.environ.get("SIGNBRIDGE_SAMLOCAL") not in ("1", "required"):
+        pytest.skip("sam local start-api suite is opt-in: set SIGNBRIDGE_SAMLOCAL=1 (CI: =required)")
+    START_API.unlink(missing_ok=True)
+    done = subprocess.run(
+        ["bash", str(ROOT / "local" / "sam-local.sh"), "start-api", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode == NO_ENGINE:
+        _not_run(f"no container engine for sam local start-api on this machine:\n{done.stderr[-2000:]}")
+    if not START_API.exists():
+        pytest.fail(f"local/sam-local.sh start-api exited {done.returncode} without results:\n{done.stderr[-4000:]}")
+    results = dict(json.loads(START_API.read_text()))
+    results["printed"] = done.stdout + done.stderr
+    return results

@@ -447,6 +447,136 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- sam local start-api
+
+START_API_RESULTS = STATE / "start-api.json"
+START_API_PORT = 3000
+
+
+def start_api_command(template: Path, arch: str, engine: str, env_file: Path, port: int) -> list[str]:
+    command = [
+        str(SAM),
+        "local",
+        "start-api",
+        "--template",
+        str(template),
+        "--env-vars",
+        str(env_file),
+        "--parameter-overrides",
+        f"Architecture={arch}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    if engine == "podman":
+        command.append("--skip-pull-image")
+    return command
+
+
+def wait_for_port(port: int, process: subprocess.Popen[str], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"sam local start-api exited ({process.returncode}): see {STATE / 'start-api.log'}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"sam local start-api did not listen on {port} within {seconds} s")
+
+
+def signed_curl(url: str, body_file: Path, secret: str) -> str:
+    """A curl that sends body_file's exact bytes, signed now (the signature is good for 300 s)."""
+    headers = events.signed_headers(secret, body_file.read_bytes(), int(time.time()))
+    header_args = " ".join(f"-H '{k}: {v}'" for k, v in headers.items())
+    return (
+        f"curl -sS -X POST '{url}' -H 'Content-Type: application/json' {header_args} "
+        f"--data-binary @{body_file.relative_to(ROOT)}"
+    )
+
+
+def start_api_checks(stack: dict[str, Any], base: str, order_id: str) -> dict[str, Any]:
+    """Real HTTP requests through sam local start-api, each answered by a function in a container."""
+    built = events.build_events(
+        stack["integration_secret"], stack["webhook_secrets"][0], int(time.time()), order_id=order_id
+    )
+    paid = json.dumps({"id": f"evt-paid-{order_id}", "type": "paid", "occurred_at": "2025-10-23T09:00:00Z"})
+    requests = {
+        "product": ("POST", "/sign-customiser/products", built["product_created.json"]),
+        "order_post": ("POST", "/orders", built["order_post.json"]),
+        "order_get": ("GET", f"/orders/{order_id}", built["order_get.json"]),
+        "order_event": ("POST", f"/orders/{order_id}/events", {**built["order_post.json"], "body": paid}),
+        "product_unsigned": ("POST", "/sign-customiser/products", built["product_unsigned.json"]),
+    }
+    answered: dict[str, Any] = {}
+    for name, (method, path, event) in requests.items():
+        started = time.monotonic()
+        response = httpx.request(
+            method, base + path, content=(event["body"] or "").encode(), headers=event["headers"], timeout=300
+        )
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        answered[name] = {"status": response.status_code, "body": body, "seconds": round(time.monotonic() - started, 2)}
+        say(f"{method} {path} -> {response.status_code} in {answered[name]['seconds']} s: {json.dumps(body)[:160]}")
+    return answered
+
+
+def start_api(args: argparse.Namespace) -> int:
+    """`make start-api`: the API on 127.0.0.1:PORT, every route served by its function in a container,
+    against the stack's parameters and fakes and a table and queue of this run's own. --check makes
+    the requests of start_api_checks, writes start-api.json and stops."""
+    if not STACK_FILE.exists():
+        raise SystemExit(f"no local stack ({STACK_FILE} is missing): run `make dev` first")
+    stack = json.loads(STACK_FILE.read_text())
+    run_id = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    order_id = f"startapi-{run_id}"
+    state = LocalState(stack, run_id)
+    state.create()
+    prepare_built_template(args.template, emulated=args.emulated)
+    env_file = STATE / "env.json"
+    env_file.write_text(json.dumps(env_vars(stack, state, args.host_ip), indent=2) + "\n")
+    ports = sorted({urlsplit(stack["endpoint_url"]).port or 80} | fake_ports(stack))
+    base = f"http://127.0.0.1:{args.port}"
+    command = start_api_command(args.template, args.arch, args.engine, env_file, args.port)
+    START_API_RESULTS.unlink(missing_ok=True)
+    with (
+        relay(args.host_ip, ports) if args.host_ip != "127.0.0.1" else contextlib.nullcontext(),
+        (STATE / "start-api.log").open("w") as log,
+    ):
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+        try:
+            started = time.monotonic()
+            wait_for_port(args.port, process)
+            ready = round(time.monotonic() - started, 2)
+            product = events.FIXTURES / "signcustomiser_product_created.json"
+            say(
+                f"sam local start-api ready in {ready} s on {base} (table {state.table_name}; "
+                f"log {(STATE / 'start-api.log').relative_to(ROOT)})"
+            )
+            say(f"  POST {base}/sign-customiser/products   POST {base}/sign-customiser/webhooks")
+            say(f"  POST {base}/orders   GET {base}/orders/{{order_id}}   POST {base}/orders/{{order_id}}/events")
+            say("  (no API key, usage plan or throttling here: the deployed local stack, make dev, has them)")
+            say("a signed product callback (the signature is good for 300 s):")
+            print(signed_curl(f"{base}/sign-customiser/products", product, stack["integration_secret"]), flush=True)
+            if not args.check:
+                with contextlib.suppress(KeyboardInterrupt):
+                    process.wait()
+                return 0
+            answered = start_api_checks(stack, base, order_id)
+            results = {"order_id": order_id, "ready_seconds": ready, "table_name": state.table_name, **answered}
+            START_API_RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+            return 0
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
 def serve_relay(args: argparse.Namespace) -> int:
     """For invoking by hand: the relay of a run, until interrupted."""
     stack = json.loads(STACK_FILE.read_text())
@@ -472,6 +602,15 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--engine", default="docker", help="recorded in the results (docker or podman)")
     go.add_argument("--emulated", action="store_true", help="the containers run under qemu: longer timeouts")
     go.set_defaults(run=run)
+    api = commands.add_parser("start-api", help="sam local start-api on the local stack's parameters and fakes")
+    api.add_argument("--template", type=Path, required=True, help="the built template (sam build's output)")
+    api.add_argument("--arch", choices=["x86_64", "arm64"], required=True)
+    api.add_argument("--host-ip", required=True, help="the address containers reach this machine on")
+    api.add_argument("--engine", default="docker", help="docker or podman (podman: --skip-pull-image)")
+    api.add_argument("--emulated", action="store_true", help="the containers run under qemu: longer timeouts")
+    api.add_argument("--port", type=int, default=START_API_PORT)
+    api.add_argument("--check", action="store_true", help="make the requests, write start-api.json and stop")
+    api.set_defaults(run=start_api)
     forward = commands.add_parser("relay", help="forward the local stack's ports from --host-ip to 127.0.0.1")
     forward.add_argument("--host-ip", required=True, help="the address containers reach this machine on")
     forward.set_defaults(run=serve_relay)
