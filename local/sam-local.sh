@@ -41,7 +41,7 @@ T0="$(now)"
 CLEANUP=()
 cleanup() { local step; for step in "${CLEANUP[@]}"; do eval "$step" >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT
-rm -f "$STATE/results.json" "$STATE/timings.json"
+[[ "$MODE" == start-api ]] || rm -f "$STATE/results.json" "$STATE/timings.json"
 case "$(uname -m)" in
   x86_64 | amd64) NATIVE=x86_64 ;;
   aarch64 | arm64) NATIVE=arm64 ;;
