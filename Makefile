@@ -7,7 +7,7 @@
 #   make build      sam build for AWS (python3.13, arm64)
 #   make validate   sam validate --lint
 #   make openapi    regenerate openapi.json from the models
-#   make bench      benchmarks (figures printed, see README)
+#   make bench      benchmarks (figures printed, see docs/benchmarks.md)
 #   make sam-local  every function through `sam local invoke` (Docker, else Podman), checked
 #   make start-api  `sam local start-api` on 127.0.0.1:3000 with the same engine, stack and fakes
 #   make test-fast  unit, handler, tools, fakes and fuzz suites (no DynamoDB Local, no stack)

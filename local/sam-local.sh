@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make sam-local: invoke every function through SAM CLI's own local runtime (`sam local invoke`),
-# against the running local stack, and check what each prints. See README, "sam local invoke".
+# against the running local stack, and check what each prints. See docs/sam.md.
 #
 #   1. engine: Docker when a Docker daemon answers (`docker info`); otherwise Podman from Debian's
 #      packages (local/podman.sh) and a stand-in Lambda Python 3.13 image (local/lambda-image.sh)

@@ -4,7 +4,7 @@ local/sam-local.sh prepares the engine (Docker, else Podman), the Lambda image a
 this machine's architecture, then runs:
 
     python -m signbridge_tools.samlocal run --template BUILT_TEMPLATE --arch ARCH --host-ip IP
-    python -m signbridge_tools.samlocal relay --host-ip IP     (for invoking by hand, see README)
+    python -m signbridge_tools.samlocal relay --host-ip IP     (for invoking by hand, see docs/sam.md)
 
 which invokes each function with `sam local invoke` on the events of signbridge_tools.events and
 checks the JSON each prints (SAM exits 0 even when the function fails). The functions use the

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
         default_factory=lambda: [Destination.SIGN_CUSTOMISER, Destination.DROPDAY, Destination.ONWARD]
     )
     forward_webhook_orders_to: Annotated[list[Destination], NoDecode] = Field(default_factory=list)
-    # Retries (see README, "Retry schedule"). Exponential backoff with equal jitter from
+    # Retries (see docs/settings.md, "Retries and the sweeper"). Exponential backoff with equal jitter from
     # retry_base_seconds, each wait at most retry_max_seconds (SQS visibility allows 12 h), for
     # retry_horizon_seconds from the first failure of a run; then the delivery fails and alarms.
     retry_base_seconds: int = Field(default=30, ge=0, le=3_600)

@@ -11,7 +11,7 @@ create with 201, a delete with 204, an unknown id with 404 and a bad token with 
 
 The published contract marks every field optional and documents no errors; the fake follows the
 request example strictly (so client bugs surface here rather than in production) and answers in the
-Laravel shape the README predicts. The real duplicate behaviour is unknown, so every valid POST
+Laravel shape the provider notes predict. The real duplicate behaviour is unknown, so every valid POST
 creates a new order: a client that double-sends shows up as created_count(external_id) > 1.
 """
 
@@ -92,7 +92,7 @@ SUBSCRIPTION_SCHEMA = {"topic": all_of(is_str, one_of(*TOPICS)), "url": all_of(i
 
 
 def sign_webhook(secret: str, timestamp: str, raw_body: bytes) -> str:
-    """hex(HMAC-SHA256(secret, "{timestamp}.{raw_body}")), the README's default scheme."""
+    """hex(HMAC-SHA256(secret, "{timestamp}.{raw_body}")), the documented default scheme."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256).hexdigest()
 
 

@@ -15,7 +15,7 @@ provider's request models, mapper, client and settings, and exposing (see ``Plug
 Importing this module or a provider's package loads no HTTP client, mapper or country data: a
 provider's ``build`` imports them, so a forwarder container loads only the destinations it
 actually delivers to. Adding a destination: its package, one line in ``Destination``, its
-template parameters and its fake (README, "Adding a destination").
+template parameters and its fake (docs/development.md, "Adding a destination").
 """
 
 from __future__ import annotations

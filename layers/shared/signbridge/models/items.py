@@ -1,6 +1,6 @@
 """What the DynamoDB table holds: one model per item type, and the keys that place it.
 
-Single-table design (see README, "Data model"):
+Single-table design (see docs/development.md, "Data model"):
 
 | item                     | PK                        | SK                      |
 |--------------------------|---------------------------|-------------------------|

@@ -77,7 +77,7 @@ class OnwardShipmentLine(BaseModel):
 
 class OnwardShipment(BaseModel):
     """POST /api/v1/shipments. The stored contract lists the endpoint and its answers, not its
-    fields: these names follow the order's (shop_* ids) and are an assumption (README)."""
+    fields: these names follow the order's (shop_* ids) and are an assumption (docs/api.md)."""
 
     shop_order_id: str
     shop_shipment_id: str
