@@ -1,4 +1,5 @@
-"""Table stream → delivery queue (the outbox). A failed record is reported and retried alone."""
+"""Table stream → delivery queue (the outbox), and the start of a delivered order's follow-up. A
+failed record is reported and retried alone."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from signbridge.logic.follow_up_stream import delivered_order
 from signbridge.logic.outbox import delivery_message, message_body
 from signbridge.observability import logger, metrics
 from signbridge.roots import outbox as root
@@ -23,6 +25,14 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def enqueue(record: DynamoDBRecord) -> None:
+    delivered = delivered_order(record.raw_event)
+    if delivered is not None:
+        if root.start_follow_up(delivered):
+            logger.info(
+                "follow-up started", extra={"order_id": delivered.order_id, "destination": delivered.destination}
+            )
+            metrics.add_metric(name="FollowUpStarted", unit="Count", value=1)
+        return
     message = delivery_message(record.raw_event)
     if message is None:
         return

@@ -1,5 +1,6 @@
-"""Scheduled sweeper: re-enqueues overdue deliveries, settles confirmed in-doubt ones, and
-publishes the gauges the alarms and the dashboard read (see README, "Operating it")."""
+"""Scheduled sweeper: re-enqueues overdue deliveries, settles confirmed in-doubt ones, reads the
+follow-ups that are due, and publishes the gauges the alarms and the dashboard read (see README,
+"Operating it")."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from signbridge import clock
 from signbridge import forwarding_root as root
 from signbridge.destinations import Destination
+from signbridge.follow_up_settings import FollowUpSettings
+from signbridge.logic.follow_up import FollowUps
 from signbridge.logic.sweeper import SweepReport, sweep
 from signbridge.observability import logger, metrics
 from signbridge.tracing import tracer
 
 root.settings()  # cold start: a missing or malformed setting fails here, by name
+FollowUpSettings()  # ... and a follow-up setting too
 root.warm()
 
 
@@ -40,11 +44,21 @@ def _publish(report: SweepReport) -> None:
             metric.add_dimension(name="destination", value=destination)
     for waiting in report.awaiting_operator.values():
         totals["DeliveriesAwaitingOperator"] += waiting
+    # A follow-up held by refused credentials is a held delivery to the alarm (the key to fix is the same).
+    held = sum(report.follow_ups.held.values())
+    totals["DeliveriesHeld"] = totals.get("DeliveriesHeld", 0) + held
     for name, value in totals.items():
         unit = MetricUnit.Seconds if name.endswith("Seconds") else MetricUnit.Count
         metrics.add_metric(name=name, unit=unit, value=value)
     metrics.add_metric(name="DeliveriesReenqueued", unit=MetricUnit.Count, value=report.reenqueued)
     metrics.add_metric(name="InDoubtCheckFailed", unit=MetricUnit.Count, value=report.errors)
+    metrics.add_metric(name="FollowUpReads", unit=MetricUnit.Count, value=report.follow_ups.reads)
+    metrics.add_metric(name="FollowUpsHeld", unit=MetricUnit.Count, value=held)
+
+
+def _follow_ups() -> FollowUps:
+    policy = FollowUpSettings().policy(root.settings().held_retry_seconds)
+    return FollowUps(root.store(), lambda name: root.destination(name).supplier, policy)
 
 
 @logger.inject_lambda_context
@@ -52,14 +66,18 @@ def _publish(report: SweepReport) -> None:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     queue = root.queue()
+    stamp = clock.stamp()
     report = sweep(
         root.store(),
         [d.value for d in Destination],
         queue.enqueue,
         root.forwarder().confirm_in_doubt,
-        now=int(clock.now()),
+        now=stamp[0],
         grace_seconds=root.settings().sweep_grace_seconds,
         queue_backlog=queue.backlog(),
+        follow_ups=_follow_ups(),
+        following=[d.value for d in Destination if root.traits(d.value).follows_up],
+        at=stamp[1],
     )
     _publish(report)
     summary = {
@@ -69,6 +87,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "awaiting_operator": sum(report.awaiting_operator.values()),
         "queue_backlog": report.backlog,
         "errors": report.errors,
+        "follow_up_reads": report.follow_ups.reads,
+        "follow_ups_held": sum(report.follow_ups.held.values()),
+        "follow_up_outcomes": report.follow_ups.outcomes,
         "counts": {f"{d}#{s}": n for (d, s), n in report.counts.items() if n},
     }
     logger.info("sweep done", extra=summary)

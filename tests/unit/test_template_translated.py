@@ -250,6 +250,8 @@ ALARMS = {
     "DeliveriesHeldAlarm",
     "DeliveriesAwaitingOperatorAlarm",
     "InDoubtCheckFailedAlarm",
+    "SupplierProblemAlarm",
+    "OrderLostAtDestinationAlarm",
     "OldestUnsettledAlarm",
     "DeliveryRejectedAlarm",
     "DeliveryMappingFailedAlarm",

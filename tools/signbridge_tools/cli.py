@@ -7,6 +7,7 @@ deliveries; listing deliveries by state; redriving the DLQ.
                              [--dry-run]
     signbridge deliveries failed|held|in-doubt|retrying|pending|sending [--destination NAME] [--since T] [--max N]
     signbridge deliveries reindex
+    signbridge deliveries supplier-problems [--destination NAME]
     signbridge deliveries stuck [--older-than-minutes M] [--requeue] [--dry-run]
     signbridge replay --destination NAME --state STATE [--since T] [--dry-run] [--max N]
     signbridge dlq list [--max N]
@@ -40,6 +41,7 @@ from signbridge.lifecycle import DeliveryState
 from signbridge.logic.forwarding import wake_next
 from signbridge.logic.notices import CANCEL_BY_HAND
 from signbridge.logic.orders import order_view
+from signbridge.models.follow_up import ATTENTION_STAGE
 from signbridge.models.items import DeliveryRecord
 from signbridge.settings import Destination
 from signbridge.store import Change, OrderState, Store
@@ -267,6 +269,7 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
     )
     if state.sc_order_ids:
         print("Sign Customiser order ids: " + ", ".join(str(i) for i in state.sc_order_ids))
+    print_follow_ups(state)
     print_timeline(state)
     for d in deliveries:
         if d.state is DeliveryState.IN_DOUBT:
@@ -283,6 +286,22 @@ def order_show(args: argparse.Namespace, target: Target) -> int:
             what = f"event {d.event_seq} ({record.event_id}, {record.type})" if record else f"event {d.event_seq}"
             print(f"{d.destination} {what} is in doubt since {iso(d.unanswered_at)}: {resolve_hint(d, state)}")
     return 0
+
+
+def print_follow_ups(state: OrderState) -> None:
+    """Each line's supplier status, as the destination showed it at the last read."""
+    for f in sorted(state.follow_ups, key=lambda f: f.destination):
+        reads = f"{f.reads} read(s), last {iso(f.last_read_at) or 'not yet'}"
+        following = f", next {iso(f.next_read_at)}" if f.next_read_at is not None else ""
+        status = f", order {f.order_status}" if f.order_status else ""
+        print(f"{f.destination} follow-up: {f.outcome}{status} ({reads}{following})")
+        if f.lines:
+            print_table(
+                ("LINE", "STATUS", "SUPPLIER", "VERDICT"),
+                [(line_id, line.status, line.supplier, line.verdict) for line_id, line in sorted(f.lines.items())],
+            )
+        if f.last_error is not None:
+            print(f"  last read: {f.last_error.code}: {f.last_error.message}")
 
 
 def order_retry(args: argparse.Namespace, target: Target) -> int:
@@ -664,6 +683,44 @@ def deliveries_reindex(args: argparse.Namespace, target: Target) -> int:
     return 0
 
 
+def deliveries_supplier_problems(args: argparse.Namespace, target: Target) -> int:
+    """Orders a destination accepted whose lines no supplier makes (declined, failed, skipped, an
+    order partially completed), lost at the destination, or not done when the window ended: from
+    the index's follow-up partitions (never a scan)."""
+    store = target.store()
+    rows: list[tuple[object, ...]] = []
+    for destination in destination_names(args.destination):
+        for stage in ("problem", ATTENTION_STAGE):
+            for f in store.follow_ups(destination, stage):
+                lines = f.problem_lines() or {i: line for i, line in f.lines.items() if line.verdict != "done"}
+                for line_id, line in sorted(lines.items()) or [("-", None)]:
+                    rows.append(
+                        (
+                            f.order_id,
+                            f.destination,
+                            f.reference,
+                            f.outcome,
+                            f.order_status,
+                            line_id,
+                            line.status if line else None,
+                            line.supplier if line else None,
+                            iso(f.last_read_at),
+                        )
+                    )
+    print_table(
+        ("ORDER_ID", "DESTINATION", "REFERENCE", "OUTCOME", "ORDER_STATUS", "LINE", "STATUS", "SUPPLIER", "LAST_READ"),
+        rows,
+    )
+    orders = len({(row[0], row[1]) for row in rows})
+    print(f"{orders} order(s) with a supplier problem, lost, or not done when the window ended")
+    if rows:
+        print(
+            "Fix each at the destination (route or cancel the line; look a lost order up); `signbridge order show "
+            "ORDER_ID` shows its lines. A problem still read clears itself once its lines complete."
+        )
+    return 0
+
+
 def deliveries_stuck(args: argparse.Namespace, target: Target) -> int:
     """Deliveries that should have moved by now and have not (their due time in the index is
     older than the cutoff): a record the outbox gave up on, a lost message, a dead worker.
@@ -841,6 +898,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="once, after upgrading: put older unsettled deliveries into the state index (a Scan)",
     )
     reindex.set_defaults(run=deliveries_reindex)
+    problems = by_state.add_parser(
+        "supplier-problems",
+        parents=[where],
+        help="delivered orders whose lines no supplier makes, lost at the destination, or never done",
+        description="Follow-ups of delivered orders (Dropday) whose lines are declined, failed or skipped (an "
+        "order partially completed), that the destination lost (404), or whose window ended first: from the "
+        "ByDeliveryState index (never a table scan).",
+    )
+    problems.add_argument("--destination", metavar="NAME", help="only this destination (default: all)")
+    problems.set_defaults(run=deliveries_supplier_problems)
 
     replaying = commands.add_parser(
         "replay",

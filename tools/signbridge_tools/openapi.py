@@ -151,13 +151,58 @@ class OrderEventView(TimelineEntry):
 
 
 class Attention(BaseModel):
-    """A delivery of the order, or of one of its events, that waits for a person."""
+    """A delivery of the order, or of one of its events, that waits for a person; or what a
+    destination said after it accepted the order (``follow_up``)."""
 
     destination: Destination
-    state: DeliveryState = Field(description="held, in_doubt, action_required or failed.")
+    state: DeliveryState = Field(
+        description="held, in_doubt, action_required or failed; delivered for a follow-up's outcome."
+    )
     event_id: str | SkipJsonSchema[None] = _omitted("The event's id, when it is an event's delivery.")
+    follow_up: Literal["problem", "lost", "window_ended"] | SkipJsonSchema[None] = _omitted(
+        "Set when what waits is the destination's answer after delivery: a line no supplier makes "
+        "(problem), an order the destination has no more (lost), lines not done when the window ended."
+    )
     message: str = Field(description="What happened and what to do, for people.")
     command: str = Field(description="The console command that settles it (or lists what to fix).")
+
+
+class SupplierLine(BaseModel):
+    status: str = Field(
+        description="The destination's word for the line "
+        "(Dropday: completed, pending, ruled, declined, failed, skipped)."
+    )
+    supplier: str | None = Field(description="The supplier the destination matched, once it did.")
+    verdict: Literal["done", "problem", "waiting"] = Field(
+        description="What it means: made by a supplier, no supplier makes it as things stand, not decided yet."
+    )
+
+
+class FollowUpError(BaseModel):
+    code: str = Field(description="not_found, unauthorized, rate_limited, unavailable, destination_unavailable.")
+    message: str
+
+
+class FollowUpView(BaseModel):
+    """What the destination says about the order after accepting it, read on a schedule until its
+    lines are final or the window ends."""
+
+    outcome: Literal["following", "problem", "held", "completed", "lost", "window_ended"] = Field(
+        description="following: read on the schedule; problem: a line no supplier makes (still read); held: "
+        "our credentials were refused; completed: every line done; lost: the destination has no such order; "
+        "window_ended: lines not done when the window ended."
+    )
+    lines: dict[str, SupplierLine] = Field(
+        description="By the destination's line id (Dropday: the product external_id)."
+    )
+    reads: int = Field(ge=0, description="Answered reads so far.")
+    reference: str | SkipJsonSchema[None] = _omitted("The destination's id for the order.")
+    order_status: str | SkipJsonSchema[None] = _omitted(
+        "The destination's status for the whole order (Dropday: e.g. partially_completed)."
+    )
+    last_read_at: str | SkipJsonSchema[None] = _omitted("ISO 8601: the last answered read.")
+    next_read_at: str | SkipJsonSchema[None] = _omitted("ISO 8601: the next read, while it is still read.")
+    last_error: FollowUpError | SkipJsonSchema[None] = _omitted("Why the last read got no answer, if it did not.")
 
 
 class OrderView(BaseModel):
@@ -173,6 +218,10 @@ class OrderView(BaseModel):
     timeline: list[TimelineEntry] = Field(description="The order's events (paid, cancelled, ...), oldest first.")
     attention: list[Attention] = Field(
         description="What waits for a person, from the order's deliveries and its events': empty when nothing does."
+    )
+    follow_ups: dict[Destination, FollowUpView] = Field(
+        description="After delivery, by destination: each line's supplier status, for destinations that route "
+        "an order on after accepting it (Dropday). Empty until such a delivery is delivered."
     )
 
 

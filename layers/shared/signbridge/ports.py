@@ -1,5 +1,6 @@
 """What the core needs from a destination, named by the core: an order sink, an optional event
-sink, an optional confirmer, and the destination's traits. Each destination package
+sink, an optional confirmer, an optional reader of an order's supplier status, and the
+destination's traits. Each destination package
 (``signbridge.destinations.<name>``) implements them; the core never imports a destination, and
 only the composition roots import both.
 
@@ -64,6 +65,9 @@ class Traits:
     hold_until_paid: bool = False
     # It takes only an order's Sign Customiser designs: an order without one is not for it.
     needs_designs: bool = False
+    # Accepting an order is not the end there (it routes it on, to suppliers): once delivered, the
+    # order is read back on a schedule until its lines are final (its port's ``supplier``).
+    follows_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,50 @@ class Confirmer(Protocol):
         ...
 
 
+class LineVerdict(StrEnum):
+    """What one line's status at the destination means for the merchant (the destination's words
+    stay its own: the port translates them)."""
+
+    DONE = "done"  # made / shipped by its supplier
+    PROBLEM = "problem"  # no supplier makes it as things stand (declined, failed, skipped, ...)
+    WAITING = "waiting"  # not decided yet
+
+
+@dataclass(frozen=True)
+class SupplierLine:
+    status: str  # the destination's own word for it
+    supplier: str | None
+    verdict: LineVerdict
+
+
+class ReadKind(StrEnum):
+    READ = "read"
+    NOT_FOUND = "not_found"  # the destination has no such order
+    UNAUTHORIZED = "unauthorized"  # our credentials were refused
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"  # 5xx, a timeout, a connection failure: try again later
+
+
+@dataclass(frozen=True)
+class SupplierReading:
+    """One read of an order at the destination, after it accepted it."""
+
+    kind: ReadKind
+    reference: str | None = None  # the destination's id for the order (found by the read if not known)
+    order_status: str | None = None
+    lines: dict[str, SupplierLine] = field(default_factory=dict)  # by the destination's line id
+    message: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+
+
+class SupplierStatus(Protocol):
+    def read(self, order_id: str, reference: str | None) -> SupplierReading:
+        """The order's lines as the destination shows them now (``reference`` when known, else found
+        by our order id). Never raises for an answer of the destination."""
+        ...
+
+
 @dataclass(frozen=True)
 class Port:
     """A destination as built from its current settings and credentials."""
@@ -137,3 +185,5 @@ class Port:
     orders: OrderSink
     events: EventSink | None = None
     confirmer: Confirmer | None = None
+    # Reads an order's status after delivery (for a destination whose traits follow up).
+    supplier: SupplierStatus | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from signbridge import clock
@@ -26,6 +27,7 @@ from signbridge.logic.limits import ensure_storable
 from signbridge.logic.notices import CANCEL_BY_HAND
 from signbridge.logic.order_events import timeline
 from signbridge.logic.standing import PAID_STATUSES
+from signbridge.models.follow_up import FollowUpOutcome, FollowUpRecord
 from signbridge.models.items import DeliveryError, DeliveryRecord, OrderRecord, ProductMapping
 from signbridge.models.order import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN, FinancialStatus, Order
 from signbridge.ports import Traits
@@ -186,7 +188,35 @@ def order_view(state: OrderState) -> dict[str, Any]:
         "sign_customiser_order_ids": state.sc_order_ids,
         "timeline": timeline(state),
         "attention": attention(state),
+        "follow_ups": {f.destination: follow_up_view(f) for f in sorted(state.follow_ups, key=lambda f: f.destination)},
     }
+
+
+def follow_up_view(f: FollowUpRecord) -> dict[str, Any]:
+    """What the destination said about the order's lines after it accepted it (its suppliers)."""
+    view: dict[str, Any] = {
+        "outcome": f.outcome.value,
+        "lines": {
+            line_id: {"status": line.status, "supplier": line.supplier, "verdict": line.verdict}
+            for line_id, line in sorted(f.lines.items())
+        },
+        "reads": f.reads,
+    }
+    for name, value in (
+        ("reference", f.reference),
+        ("order_status", f.order_status),
+        ("last_read_at", _iso(f.last_read_at)),
+        ("next_read_at", _iso(f.next_read_at)),
+    ):
+        if value is not None:
+            view[name] = value
+    if f.last_error is not None:
+        view["last_error"] = {"code": f.last_error.code, "message": f.last_error.message}
+    return view
+
+
+def _iso(seconds: int | None) -> str | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 def attention(state: OrderState) -> list[dict[str, Any]]:
@@ -205,7 +235,34 @@ def attention(state: OrderState) -> list[dict[str, Any]]:
         entry["message"] = d.last_error.message if d.last_error is not None else d.state.kind.meaning
         entry["command"] = _settling_command(d, order_id, event_id)
         found.append(entry)
+    delivered = {d.destination: d for d in state.deliveries}
+    for f in sorted(state.follow_ups, key=lambda f: f.destination):
+        if f.outcome not in FOLLOW_UP_ATTENTION or f.destination not in delivered:
+            continue
+        found.append(
+            {
+                "destination": f.destination,
+                "state": delivered[f.destination].state.value,
+                "follow_up": f.outcome.value,
+                "message": _follow_up_message(f),
+                "command": "signbridge deliveries supplier-problems",
+            }
+        )
     return found
+
+
+# The follow-up outcomes a person should act on (at the destination).
+FOLLOW_UP_ATTENTION = frozenset({FollowUpOutcome.PROBLEM, FollowUpOutcome.LOST, FollowUpOutcome.WINDOW_ENDED})
+
+
+def _follow_up_message(f: FollowUpRecord) -> str:
+    if f.outcome is FollowUpOutcome.LOST:
+        return f"The destination says it has no such order ({f.reference or 'no reference'}): look it up there."
+    problems = ", ".join(f"{line_id} {line.status}" for line_id, line in sorted(f.problem_lines().items()))
+    waiting = ", ".join(f"{i} {line.status}" for i, line in sorted(f.lines.items()) if line.verdict == "waiting")
+    if f.outcome is FollowUpOutcome.PROBLEM:
+        return f"Lines no supplier makes as things stand: {problems}. Route or cancel them at the destination."
+    return f"The follow-up window ended with lines not done ({problems or waiting}): check them at the destination."
 
 
 def _settling_command(d: DeliveryRecord, order_id: str, event_id: str | None) -> str:

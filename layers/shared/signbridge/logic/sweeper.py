@@ -5,7 +5,8 @@ delivery the outbox never enqueued, a retrying or held one whose message was los
 whose worker died (an expired lease). Each gets a fresh message of a new generation (any older
 message becomes stale and is dropped when it comes). In-doubt deliveries are never resent: the
 sweeper only looks for the confirmation that settles them. It also reports how many deliveries
-stand in each unsettled state and how old the oldest unsettled one is, for the alarms.
+stand in each unsettled state and how old the oldest unsettled one is, for the alarms. Then it
+reads the follow-ups that are due (``signbridge.logic.follow_up``), at most a cap per run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from signbridge.lifecycle import UNSETTLED, DeliveryState
+from signbridge.logic.follow_up import FollowUpReport, FollowUps
 from signbridge.logic.outbox import DeliveryMessage
 from signbridge.models.items import DeliveryRecord
 from signbridge.observability import logger
@@ -36,6 +38,7 @@ class SweepReport:
     backlog: int = 0
     # In-doubt deliveries whose confirmation could not be checked (each logged with its error)
     errors: int = 0
+    follow_ups: FollowUpReport = field(default_factory=FollowUpReport)
 
 
 def _since(delivery: DeliveryRecord) -> int:
@@ -94,10 +97,14 @@ def sweep(
     now: int,
     grace_seconds: int,
     queue_backlog: int = 0,
+    follow_ups: FollowUps | None = None,
+    following: Iterable[str] = (),
+    at: str = "",
 ) -> SweepReport:
     """``queue_backlog``: messages waiting in the delivery queue. While there are any, overdue
     deliveries are most likely among them (the forwarders are behind, not the messages lost), and
-    replacing their messages would only put them at the back again: nothing is re-enqueued."""
+    replacing their messages would only put them at the back again: nothing is re-enqueued.
+    ``follow_ups``: read the due follow-ups of the ``following`` destinations after the rest."""
     report = SweepReport(backlog=queue_backlog)
     for destination in destinations:
         oldest = 0
@@ -119,4 +126,6 @@ def sweep(
                 elif state.kind.needs_person:
                     report.awaiting_operator[destination] += 1
         report.oldest_unsettled[destination] = oldest
+    if follow_ups is not None:
+        report.follow_ups = follow_ups.run(list(following), now=now, at=at)
     return report

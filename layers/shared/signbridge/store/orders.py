@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from signbridge import clock
 from signbridge.errors import StoreUnavailable
 from signbridge.lifecycle import MOVES, Actor, Seen, initial_states, sources_of
+from signbridge.models.follow_up import FollowUpRecord
 from signbridge.models.items import (
     DeliveryRecord,
     OrderEventRecord,
@@ -44,6 +45,7 @@ class OrderState:
     sc_orders: list[ScOrderLink] = field(default_factory=list)
     events: list[OrderEventRecord] = field(default_factory=list)  # by seq
     event_deliveries: list[DeliveryRecord] = field(default_factory=list)  # by destination, then seq
+    follow_ups: list[FollowUpRecord] = field(default_factory=list)  # after delivery, by destination
 
     def delivery(self, destination: str, event_seq: int | None = None) -> DeliveryRecord | None:
         found = self.deliveries if event_seq is None else self.event_deliveries
@@ -139,6 +141,7 @@ class OrderStore(TableAccess):
                 key=lambda e: e.seq,
             ),
             event_deliveries=[d for d in deliveries if d.event_seq is not None],
+            follow_ups=[FollowUpRecord.model_validate(i) for i in items if i["SK"].startswith("FOLLOW#")],
         )
 
     # --- deliveries ---------------------------------------------------------------------

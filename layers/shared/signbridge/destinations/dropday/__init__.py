@@ -7,7 +7,9 @@ engine calls). Only ``build`` imports the heavy parts.
 Its traits: it makes goods for what it receives, so an order that is not paid is held until a
 paid event (DROPDAY_HOLD_UNTIL_PAID); it documents no update or cancel endpoint, so it receives
 no order event, and a cancellation withdraws a delivery not yet sent or asks a person to cancel
-an order it has (or may have) by hand.
+an order it has (or may have) by hand. Its answer to a create is not the end: it routes the order
+to suppliers afterwards, so a delivered order is followed up (read back until its lines are
+final), except while every order is sent as a test (DROPDAY_TEST), which no supplier receives.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ SETTINGS = DropdaySettings
 def traits() -> Traits:
     from signbridge.ports import Cancellation, Traits
 
+    hold = DropdayHoldSettings()
     return Traits(
         title="Dropday",
         cancellation=Cancellation.BY_HAND,
         not_forwarded="documents no update endpoint: recorded only",
         makes_goods=True,
-        hold_until_paid=DropdayHoldSettings().dropday_hold_until_paid,
+        hold_until_paid=hold.dropday_hold_until_paid,
+        follows_up=not hold.dropday_test,
     )
 
 

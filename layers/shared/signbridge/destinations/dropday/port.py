@@ -1,4 +1,5 @@
-"""Dropday as the forwarder sees it: an order sink (it receives no order event)."""
+"""Dropday as the forwarder and the sweeper see it: an order sink (it receives no order event) and
+the reader of an order's supplier status after it accepted it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from signbridge.destinations import cached_port
 from signbridge.destinations.dropday.client import DropdayClient
 from signbridge.destinations.dropday.mapper import to_dropday_order
-from signbridge.ports import OrderContext, Plan, Port, one_step
+from signbridge.ports import OrderContext, Plan, Port, SupplierReading, one_step
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,15 @@ class DropdayOrders:
         return one_step("create_order", lambda: self.client.create_order(request), resend_safe=True)
 
 
+@dataclass(frozen=True)
+class DropdaySupplier:
+    client: DropdayClient
+
+    def read(self, order_id: str, reference: str | None) -> SupplierReading:
+        return self.client.read_order(order_id, reference)
+
+
 @cached_port
 def dropday_port(base_url: str, key: str, account_id: str, timeout: float, source: str, test: bool) -> Port:
-    return Port(orders=DropdayOrders(DropdayClient(base_url, key, account_id, timeout), source, test))
+    client = DropdayClient(base_url, key, account_id, timeout)
+    return Port(orders=DropdayOrders(client, source, test), supplier=DropdaySupplier(client))

@@ -18,11 +18,13 @@ class DropdaySettings(DestinationSettings):
 
 
 class DropdayHoldSettings(BaseSettings):
-    """The one Dropday setting the order intake reads (its traits): parsed on its own, so that a
-    malformed Dropday URL or key setting holds only Dropday's deliveries, never the intake."""
+    """The Dropday settings its traits read (the order intake and the outbox): parsed on their own,
+    so that a malformed Dropday URL or key setting holds only Dropday's deliveries, never the intake."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True)
 
     # Hold an order's Dropday delivery while the order is not paid (goods are made for it): a
     # `paid` event releases it, a `cancelled` one withdraws it.
     dropday_hold_until_paid: bool = True
+    # Every order is sent as a test (no supplier receives it): nothing to follow up.
+    dropday_test: bool = False
