@@ -8,8 +8,9 @@
    deliveries and Sign Customiser link), through the store's own models and item mapping.
 2. ``GET /orders/{id}`` with 1 / 10 / 100 events on the order (the pipeline delivered each), its
    reads and time, against 1 event; and the intake of the order's latest event at each size.
-3. The Dropday follow-up with 10 / 1,000 orders in flight: not measured until the follow-up
-   exists (issue 16, first part); ``dropday_follow_up`` is the hook to fill in.
+3. The Dropday follow-up with 10 / 1,000 orders in flight: one sweep with that many follow-ups
+   due (written straight to the table, each pointing at one real order Dropday accepted), its
+   reads of Dropday (at most the per-run cap) and of the table, and its time.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import boto3
 
 from benchmarks._common import Headline, say, table
 from benchmarks._metering import Meter, overhead_seconds
-from benchmarks._world import metered_world, restart
+from benchmarks._world import http_requests, metered_world, restart
 from benchmarks.order_cost import the_order
 from signbridge.lifecycle import DeliveryState
 from signbridge.models.events import OrderEvent
@@ -252,9 +253,42 @@ def gets(ddb: DynamoDBLocal) -> list[dict[str, Any]]:
 
 
 def dropday_follow_up(ddb: DynamoDBLocal, in_flight: int) -> dict[str, Any] | None:
-    """Hook: one follow-up pass (reads of Dropday's order endpoints) with ``in_flight`` accepted
-    orders not yet final, metered like a sweep. None until the follow-up exists (issue 16)."""
-    return None
+    """One sweep with ``in_flight`` accepted orders whose follow-up read is due, metered like a
+    sweep: the table's capacity, and the reads of Dropday's order endpoint (at most the cap)."""
+    from signbridge.models.follow_up import FollowUpRecord, follow_up_index_key, follow_up_key
+
+    with metered_world(ddb) as (world, meter):
+        meter.on = False
+        settled_order(world, "template-order")
+        delivery = Store(world.table_name).get_delivery("template-order", "dropday")
+        assert delivery is not None and delivery.destination_ref is not None
+        now = int(world.clock.now)
+        items = []
+        for n in range(in_flight):
+            record = FollowUpRecord(
+                order_id=f"flight-{n:06d}",
+                destination="dropday",
+                reference=delivery.destination_ref,
+                accepted_at=now - 600,
+                next_read_at=now - n % 600,
+                updated_at=delivery.updated_at,
+            )
+            index = {"state_key": follow_up_index_key("dropday", "reading"), "due_at": record.next_read_at}
+            items.append(to_item(follow_up_key(record.order_id, "dropday"), record, **index))
+        batch_write(world.table_name, items)
+        restart(world, meter)
+        swept: list[dict[str, Any]] = []
+        result = measured(meter, lambda: swept.append(world.sweep()))
+        meter.on = False
+        result["in_flight"] = in_flight
+        result["dropday_reads"] = sum(1 for r in http_requests(world).get("dropday", []) if r.startswith("GET "))
+        result["summary"] = swept[0]
+    say(
+        f"   Dropday follow-up, {in_flight:,} in flight: {result['dropday_reads']} reads of Dropday,"
+        f" {result['requests']} DynamoDB requests, {result['rcu']:g} RCU, {result['wcu']:g} WCU,"
+        f" {result['seconds'] * 1000:.0f} ms"
+    )
+    return result
 
 
 # ---------------------------------------------------------------------------- report
@@ -312,9 +346,21 @@ def run() -> list[Headline]:
     say(table(["events", "GET RCU", "GET ms", "RCU vs 1", "time vs 1", "last event's intake RCU", "WCU", "ms"], rows))
     say("   GET: one strongly consistent Query of the order's partition (the order, its events, every delivery)")
     say()
-    if all(v is None for v in followed.values()):
-        say("   Dropday follow-up with 10 / 1,000 orders in flight: not measured, the follow-up is not written yet")
-        say("   (benchmarks/growth.py, dropday_follow_up is the hook)")
+    measured_follow_ups = [r for r in followed.values() if r is not None]
+    if measured_follow_ups:
+        rows = [
+            [
+                f"{r['in_flight']:,}",
+                str(r["dropday_reads"]),
+                str(r["requests"]),
+                f"{r['rcu']:g}",
+                f"{r['wcu']:g}",
+                f"{r['seconds'] * 1000:.0f}",
+            ]
+            for r in measured_follow_ups
+        ]
+        say(table(["follow-ups due", "Dropday reads", "DynamoDB requests", "RCU", "WCU", "ms"], rows))
+        say("   one sweep: the due follow-ups are read from the index, at most FOLLOW_UP_READS_PER_RUN (50) per run")
         say()
     last, biggest = swept[-1], got[-1]
     headlines = [
@@ -337,8 +383,14 @@ def run() -> list[Headline]:
             f"{biggest['intake']['rcu'] / one['intake']['rcu']:.1f}x",
         ),
     ]
-    if all(v is None for v in followed.values()):
+    small, large = followed.get(10), followed.get(1_000)
+    if small is not None and large is not None:
         headlines.append(
-            Headline("Dropday follow-up, 10 / 1,000 orders in flight", "not measured", "follow-up not written yet", "-")
+            Headline(
+                "One sweep's Dropday follow-up, 1,000 orders in flight: reads / RCU / time",
+                f"{large['dropday_reads']} reads / {large['rcu']:g} RCU / {large['seconds'] * 1000:.0f} ms",
+                f"{small['dropday_reads']} reads / {small['rcu']:g} RCU / {small['seconds'] * 1000:.0f} ms with 10",
+                f"{large['rcu'] / small['rcu']:.1f}x RCU (reads capped at 50 per run)",
+            )
         )
     return headlines
