@@ -2,9 +2,9 @@
 
 A batch of 10 SQS records (10 orders x Dropday) where the Dropday fake answers every request after
 HANG seconds (its "hang" fault: sleep, then handle the request normally). The real forwarder handler
-(AsyncBatchProcessor, each delivery on a thread of its own pool of batch size) against a baseline that runs
-the same records one after another (BatchProcessor + process_partial_response calling the same
-``deliver``). Table and queue are moto's, the table built from template.yaml as the tests build it.
+(the queue adapter, signbridge.delivery_queue, each delivery on a worker of a pool of batch size)
+against a baseline that runs the same records one after another (the same adapter with one
+worker). Table and queue are moto's, the table built from template.yaml as the tests build it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from moto import mock_aws
 
 from benchmarks._common import Headline, median, say, table
@@ -134,20 +133,19 @@ def run() -> list[Headline]:
             forwarder = load_function("forwarder")
             batches = Batches()
 
-            processor = BatchProcessor(event_type=EventType.SQS)
+            from signbridge import forwarding_root as root
+            from signbridge.delivery_queue import DeliveryQueue
 
-            # The baseline wears the forwarder handler's decorators: only the batch processor differs.
+            # The baseline wears the forwarder handler's decorators and uses the same queue adapter,
+            # with one worker: the batch's messages one after another.
             @logger.inject_lambda_context
             @metrics.log_metrics
             @tracer.capture_lambda_handler
             def sequential_handler(event: dict[str, Any], context: Any) -> Any:
-                deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000
-                return process_partial_response(
-                    event=event,
-                    record_handler=lambda record: forwarder.deliver(record, deadline),
-                    processor=processor,
-                    context=context,
-                )
+                s = root.settings()
+                one_at_a_time = DeliveryQueue(root.sqs(), s.delivery_queue_url, s.delivery_dlq_url, workers=1)
+                deliver = root.deliver_within(context.get_remaining_time_in_millis() / 1000)
+                return one_at_a_time.handle(event.get("Records", []), deliver, root.replace)
 
             def sequential(event: dict[str, Any]) -> Any:
                 return sequential_handler(event, context)
@@ -156,8 +154,8 @@ def run() -> list[Headline]:
                 return forwarder.handler(event, context)
 
             sides = {
-                "sequential (BatchProcessor)": sequential,
-                "forwarder handler (AsyncBatchProcessor)": concurrent,
+                "one message at a time (the adapter, 1 worker)": sequential,
+                "forwarder handler (the adapter, a worker per message)": concurrent,
             }
             for side in sides.values():  # warm up: imports, moto, keep-alive connections to the fake
                 timed(side, batches, fake)

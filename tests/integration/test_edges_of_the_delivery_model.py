@@ -4,6 +4,8 @@ not make, a voided order with the hold turned off, a release after days unpaid."
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 import time
 from typing import Any
@@ -15,7 +17,7 @@ from signbridge.lifecycle import DeliveryState
 from signbridge.logic.outbox import DeliveryMessage, message_body
 from signbridge.store import Store
 from signbridge.store.base import key_of
-from tests.support.events import fixture
+from tests.support.events import fixture, fixture_bytes
 from tests.support.memory_sqs import MemorySqs
 from tests.support.world import Clock
 
@@ -207,3 +209,85 @@ def test_an_order_paid_days_after_checkout_starts_its_wait_for_dropday_when_it_i
     released = delivery(world, "dropday")
     assert released.state is DeliveryState.PENDING
     assert released.waiting_since == int(world.clock())  # the oldest-unsettled alarm does not fire at once
+
+
+FULFIL_ONE = {
+    "id": "evt-ful-1",
+    "type": "fulfilled",
+    "fulfilment": {"carrier": "UPS", "tracking_number": "1Zabc", "lines": [{"line_id": "line-2", "quantity": 1}]},
+}
+
+
+def test_an_event_arriving_while_its_order_is_being_sent_goes_as_soon_as_the_order_is_delivered(world, configure):
+    configure(ROUTE_PLATFORM_ORDERS_TO="onward")
+    world.reset_functions()
+    done: list[int] = []
+
+    def meanwhile(when: str, delivery: Any, name: str) -> None:
+        # While the order's attempt to Onward is under way (its claim written, no answer yet),
+        # the platform posts an event and the pipeline handles its delivery: it waits.
+        if (when, name, delivery.event_seq) == ("after", "claim", None) and not done:
+            done.append(1)
+            assert world.post("POST", f"/orders/{ORDER_ID}/events", FULFIL_ONE)["status"] == 202
+            world.pump_stream()
+            world.run_forwarder_once()
+
+    world.move_hooks.append(meanwhile)
+    assert world.post("POST", "/orders", fixture("canonical_order.json"))["status"] == 202
+    moved = world.settle(horizon=3_600)
+
+    store = Store(world.table_name)
+    assert done
+    assert store.get_delivery(ORDER_ID, "onward").state is DeliveryState.DELIVERED
+    assert store.get_delivery(ORDER_ID, "onward", 1).state is DeliveryState.DELIVERED
+    assert moved < 60  # woken by the order's delivery, not by its own look again hours later
+
+
+def test_a_wake_that_fails_is_made_when_the_rested_deliverys_message_comes_back(world, configure):
+    configure(ROUTE_PLATFORM_ORDERS_TO="onward")
+    world.reset_functions()
+    world.fakes["onward"].add_faults({"status": 500, "method": "POST", "path": "/api/v1/orders"})
+    assert world.post("POST", "/orders", fixture("canonical_order.json"))["status"] == 202
+    while Store(world.table_name).get_delivery(ORDER_ID, "onward").attempts < 1:
+        world.step()
+    assert world.post("POST", f"/orders/{ORDER_ID}/events", FULFIL_ONE)["status"] == 202
+    world.step()
+    world.step()
+    store = Store(world.table_name)
+    waiting = store.get_delivery(ORDER_ID, "onward", 1)
+    assert waiting.state is DeliveryState.RETRYING and waiting.last_error.code == "waiting_for_earlier"
+    failed: list[str] = []
+
+    def throttled(when: str, delivery: Any, name: str) -> None:
+        if (when, name) == ("before", "wake") and not failed:
+            failed.append(name)
+            raise RuntimeError("ProvisionedThroughputExceeded (simulated)")
+
+    world.move_hooks.append(throttled)
+    moved = world.settle(horizon=3_600)
+
+    assert failed == ["wake"]
+    assert store.get_delivery(ORDER_ID, "onward", 1).state is DeliveryState.DELIVERED
+    assert moved < 600
+
+
+def test_an_order_whose_designs_are_too_large_to_copy_is_stored_without_the_copy(world):
+    def big_product(product_id: int) -> bytes:
+        body = json.loads(fixture_bytes("signcustomiser_product_created.json"))
+        body["product"]["product_id"] = product_id
+        body["product"]["description_html"] = "<p>" + "x" * 190_000 + "</p>"
+        return json.dumps(body).encode()
+
+    ids = [world.product(big_product(n))["external_id"] for n in (11, 12)]
+    world.fakes["signcustomiser"].add_known_products(*ids)  # what Sign Customiser holds from the callbacks
+    order = copy.deepcopy(fixture("canonical_order.json"))
+    order["line_items"][0]["external_id"] = ids[0]
+    order["line_items"][1] |= {"external_id": ids[1], "customised": True}
+
+    assert world.post("POST", "/orders", order)["status"] == 202
+    world.settle()
+    sent = [r for r in world.fakes["signcustomiser"].requests if r["method"] == "POST"]
+    assert len(sent) == 1 and world.order(ORDER_ID)["deliveries"]["signcustomiser"]["state"] in (
+        "delivered",
+        "in_doubt",
+    )

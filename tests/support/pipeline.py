@@ -141,17 +141,27 @@ class Pipeline:
         return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def due_within(self, seconds: float) -> bool:
-        """Whether a delivery that has not come to rest is due within ``seconds``: a message kept
-        for a delivery that has moved on since (a wait that was woken) is not work."""
+        """Whether a delivery still has work a message will bring: any queued delivery but one
+        that waits for an earlier delivery (its message is a look again hours away: the earlier
+        one wakes it), or one in doubt due within ``seconds``. A message kept for a delivery that
+        has moved on (a woken wait) is not work."""
         table = boto3.resource("dynamodb").Table(self.table_name)
         horizon = time.time() + seconds
-        for item in table.scan()["Items"]:
-            if not str(item.get("SK", "")).startswith("DELIVERY#"):
-                continue
-            state, due = DeliveryState(item["state"]), item.get("next_attempt_at")
-            if not state.resting and (float(due) <= horizon if due is not None else state.queued):
-                return True
-        return False
+        kwargs: dict[str, Any] = {}
+        while True:
+            page = table.scan(**kwargs)
+            for item in page["Items"]:
+                if not str(item.get("SK", "")).startswith("DELIVERY#"):
+                    continue
+                state, due = DeliveryState(item["state"]), item.get("next_attempt_at")
+                waiting = (item.get("last_error") or {}).get("code") == "waiting_for_earlier"
+                if state.queued and not waiting:
+                    return True
+                if not state.resting and not state.queued and due is not None and float(due) <= horizon:
+                    return True
+            if "LastEvaluatedKey" not in page:
+                return False
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def run_until_idle(self, timeout: float = 60.0) -> None:
         """Pump the stream and the queue until nothing is left in flight."""

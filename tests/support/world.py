@@ -121,13 +121,18 @@ class World:
         from signbridge.store import Store
         from signbridge.store.orders import OrderStore
 
+        # A World made after another in the same test (a model test's runs) wraps the store's own
+        # methods, not the last World's wrappers: one wrapper deep, whatever the number of runs.
+        def own(method: Any) -> Any:
+            return getattr(method, "unwrapped", method)
+
         for name in ("create_order", "record_event", "replace_message"):
-            monkeypatch.setattr(OrderStore, name, self._marking(getattr(OrderStore, name)))
+            monkeypatch.setattr(OrderStore, name, self._marking(own(getattr(OrderStore, name))))
         # Every move, wherever it is made (the engine, the intake, the console), passes these
         # hooks: hook(when, delivery, move) with when "before" or "after" (a hook may raise: a
         # worker that dies there).
         self.move_hooks: list[Callable[[str, Any, str], None]] = []
-        moving = OrderStore.move
+        moving = own(OrderStore.move)
 
         def move(store: Any, delivery: Any, name: str, *args: Any, **kwargs: Any) -> Any:
             for hook in list(self.move_hooks):
@@ -141,6 +146,7 @@ class World:
                     hook("after", delivery, name)
             return moved
 
+        move.unwrapped = moving  # type: ignore[attr-defined]
         monkeypatch.setattr(OrderStore, "move", move)
         monkeypatch.setattr(Store, "move", move)
 
@@ -166,6 +172,7 @@ class World:
             finally:
                 self.dirty = True
 
+        marked.unwrapped = write  # type: ignore[attr-defined]
         return marked
 
     def _check_moves(self, records: list[dict[str, Any]]) -> None:

@@ -29,25 +29,27 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from signbridge import lifecycle
 from signbridge.errors import StoreUnavailable
 from signbridge.lifecycle import DeliveryState
-from signbridge.logic.forwarding import wake_next
 from signbridge.logic.notices import CANCEL_BY_HAND
 from signbridge.logic.orders import order_view
+from signbridge.logic.wake import Wake, wake_next
 from signbridge.models.follow_up import ATTENTION_STAGE
 from signbridge.models.items import DeliveryRecord
-from signbridge.settings import Destination
 from signbridge.store import Change, OrderState, Store
+from signbridge_tools.console import (
+    LOCAL_STACK_FILE,
+    ConsoleError,
+    Target,
+    destination_names,
+    find_deliveries,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-LOCAL_STACK_FILE = ROOT / ".local" / "stack.json"
 # What an operator may put back to pending (the lifecycle's operator_retry). Not in_doubt (settled
 # with `order resolve`: a blind resend could make a second order), not a settled one (sent once).
 RETRYABLE = lifecycle.sources_of("operator_retry")
@@ -65,40 +67,6 @@ DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # message we leave behind reappears soon even if the release at the end never happens.
 RECEIVE_VISIBILITY_SECONDS = 30
 DRY_RUN_LABELS = {"requeued": "would requeue", "deleted": "would delete"}
-
-
-class ConsoleError(Exception):
-    """A problem the operator can fix; printed without a traceback, exit status 1."""
-
-
-@dataclass
-class Target:
-    table_name: str | None = None
-    dlq_url: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-    local: bool = False
-
-    def client(self, service: str) -> Any:
-        # MiniStack accepts any credentials; a machine without AWS credentials should still reach it.
-        dummy = "test" if self.local else None
-        return boto3.client(  # type: ignore[call-overload]  # the stubs type only literal service names
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=dummy,
-            aws_secret_access_key=dummy,
-        )
-
-    def store(self) -> Store:
-        if not self.table_name:
-            raise ConsoleError("Which table? Pass --table, --stack NAME or --local.")
-        return Store(self.table_name, self.client("dynamodb"))
-
-    def dlq(self) -> str:
-        if not self.dlq_url:
-            raise ConsoleError("Which DLQ? Pass --dlq-url, --stack NAME or --local.")
-        return self.dlq_url
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
@@ -160,23 +128,6 @@ def positive(value: str) -> int:
     return number
 
 
-def updated_since(delivery: DeliveryRecord, since: datetime | None) -> bool:
-    if since is None:
-        return True
-    updated = datetime.fromisoformat(delivery.updated_at)
-    return (updated if updated.tzinfo else updated.replace(tzinfo=UTC)) >= since
-
-
-def destination_names(destination: str | None) -> list[str]:
-    """The destinations a command looks at: the one named, or every known one."""
-    known = [d.value for d in Destination]
-    if destination is None:
-        return known
-    if destination not in known:
-        raise ConsoleError(f"Unknown destination {destination!r} (known: {', '.join(known)}).")
-    return [destination]
-
-
 def requeue(store: Store, delivery: DeliveryRecord) -> bool:
     """Back to pending with a fresh retry horizon and a new message generation, only if it is still
     as the operator saw it (else False). A lease left by a dead attempt is kept: the next attempt
@@ -188,8 +139,7 @@ def requeue(store: Store, delivery: DeliveryRecord) -> bool:
 
 def wake_after(store: Store, settled: DeliveryRecord, now: int) -> None:
     """The next delivery of the order to the same destination, waiting for this one, goes now."""
-    state = store.get_order_state(settled.order_id)
-    if state is not None and wake_next(store, state, settled, now):
+    if wake_next(store, settled, now) is Wake.WOKEN:
         print(f"woken        {settled.order_id} / {settled.destination}: the next event's delivery goes now")
 
 
@@ -631,27 +581,6 @@ def delivery_rows(deliveries: Sequence[DeliveryRecord]) -> list[tuple[object, ..
 
 
 DELIVERY_HEADER = ("ORDER_ID", "DESTINATION", "STATE", "ATTEMPTS", "UPDATED_AT", "NEXT_ATTEMPT", "LAST_ERROR")
-
-
-def find_deliveries(
-    store: Store, destinations: Sequence[str], state: DeliveryState, since: datetime | None, limit: int | None
-) -> tuple[list[DeliveryRecord], bool]:
-    """Deliveries in ``state`` updated at or after ``since``, oldest change first, from the index;
-    and whether ``limit`` cut the list short."""
-    found: list[DeliveryRecord] = []
-    for destination in destinations:
-        taken = 0
-        for d in store.deliveries_in_state(destination, state):
-            if not updated_since(d, since):
-                continue
-            found.append(d)
-            taken += 1
-            if limit is not None and taken > limit:  # one more than asked: enough to say more match
-                break
-    found.sort(key=lambda d: (d.updated_at, d.order_id, d.destination))
-    if limit is not None and len(found) > limit:
-        return found[:limit], True
-    return found, False
 
 
 def deliveries_in_state(args: argparse.Namespace, target: Target) -> int:

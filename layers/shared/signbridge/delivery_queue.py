@@ -86,7 +86,8 @@ class DeliveryQueue:
         self.queue_url = queue_url
         self.dlq_url = dlq_url
         self.clock = clock
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="delivery")
+        # One worker: the batch's messages one after another in the caller's thread.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="delivery") if workers > 1 else None
 
     def enqueue(self, message: DeliveryMessage, delay: float = 0) -> None:
         self.sqs.send_message(
@@ -107,9 +108,12 @@ class DeliveryQueue:
         once every message of the batch is finished with: no attempt outlives its invocation."""
         started = self.clock()
         parsed = [_Record.of(r) for r in records]
-        futures = [self._pool.submit(self._one, r, deliver, replace, started) for r in parsed]
-        wait(futures)
-        outcomes = [f.result() for f in futures]  # _one never raises
+        if self._pool is None:
+            outcomes = [self._one(r, deliver, replace, started) for r in parsed]
+        else:
+            futures = [self._pool.submit(self._one, r, deliver, replace, started) for r in parsed]
+            wait(futures)
+            outcomes = [f.result() for f in futures]  # _one never raises
         if parsed and all(outcome == _CRASHED for outcome in outcomes):
             raise BatchCrashed(f"every delivery of a batch of {len(parsed)} crashed (see the log)")
         return {

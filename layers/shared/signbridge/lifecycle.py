@@ -359,7 +359,7 @@ MOVES: dict[str, Move] = {
             "wake",
             _states(S.RETRYING),
             S.PENDING,
-            (Actor.WORKER,),
+            (Actor.WORKER, Actor.INTAKE, Actor.OPERATOR),
             "the earlier delivery it waited for now rests: it goes next",
             new_message=True,
         ),

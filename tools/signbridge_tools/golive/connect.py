@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from urllib.parse import urlsplit
 
-from signbridge_tools.cli import ConsoleError, Target
+from signbridge_tools.console import ConsoleError, Target
 
 from .deployment import WEBHOOK_SECRETS, Deployment, read_deployment, say_next
 from .providers import ORDER_CREATED, CredentialRefused, ProviderError, SignCustomiserApi, Subscription

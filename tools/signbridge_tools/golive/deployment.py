@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from signbridge.destinations import Destination
-from signbridge_tools.cli import LOCAL_STACK_FILE, ConsoleError, Target
+from signbridge_tools.console import LOCAL_STACK_FILE, ConsoleError, Target
 
 # The webhook-secrets parameter is written by `connect` (the secrets come from the subscriptions).
 WEBHOOK_SECRETS = "WebhookSecretsParam"

@@ -23,7 +23,7 @@ from signbridge import lifecycle
 from signbridge.destinations import Destination
 from signbridge.lifecycle import DeliveryState
 from signbridge.store import Store
-from signbridge_tools.cli import Target, destination_names, find_deliveries
+from signbridge_tools.console import Target, destination_names, find_deliveries
 
 from .connect import SIGNCUSTOMISER_DEFAULT_BASE, same_url, split_secrets
 from .deployment import WEBHOOK_SECRETS, Deployment, Secret, read_deployment

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from signbridge_tools.cli import ConsoleError, Target
+from signbridge_tools.console import ConsoleError, Target
 
 from .deployment import Deployment, Secret, describe, read_deployment, say_next
 

@@ -39,6 +39,7 @@ from signbridge.lifecycle import DeliveryState
 from signbridge.logic.notices import CANCEL_BY_HAND, in_doubt_error, uncertain_withdrawal
 from signbridge.logic.outbox import DeliveryMessage
 from signbridge.logic.standing import parse_events, standing
+from signbridge.logic.wake import WAIT_SECONDS, WAITING, Wake, wake_next
 from signbridge.mappers.errors import MappingFailed
 from signbridge.models.events import EventType, OrderStanding
 from signbridge.models.items import DeliveryError, DeliveryRecord, ProductMapping
@@ -75,41 +76,6 @@ class ComeBack:
 
 
 Verdict = Done | ComeBack
-
-# A delivery waiting for an earlier one looks again this seldom: the move that lets it go wakes it.
-WAIT_SECONDS = 6 * 3_600
-
-
-def wake_next(store: Store, state: OrderState, rested: DeliveryRecord, now: int) -> bool:
-    """``rested`` (a delivery of ``state``'s order) rests now: the next delivery of the order to the
-    same destination that waits for it goes at once (the lifecycle's ``wake``). True when one did."""
-    seq = rested.event_seq or 0
-    later = sorted(
-        (
-            d
-            for d in state.event_deliveries
-            if d.destination == rested.destination and (d.event_seq or 0) > seq and not d.state.resting
-        ),
-        key=lambda d: d.event_seq or 0,
-    )
-    if not later:
-        return False
-    waiting = store.get_delivery(rested.order_id, rested.destination, later[0].event_seq)
-    if (
-        waiting is None
-        or waiting.state is not DeliveryState.RETRYING
-        or waiting.last_error is None
-        or waiting.last_error.code != "waiting_for_earlier"
-    ):
-        return False
-    at = datetime.fromtimestamp(now, UTC).isoformat()
-    woken = store.move(waiting, "wake", Change(updated_at=at, next_attempt_at=None, error=None), now=now)
-    if woken is not None:
-        logger.info(
-            "the next delivery of the order goes now",
-            extra={"order_id": rested.order_id, "destination": rested.destination, "event_seq": waiting.event_seq},
-        )
-    return woken is not None
 
 
 # Builds a destination's port from its current settings and credentials (re-read, so a key added
@@ -181,6 +147,8 @@ class Forwarder:
             Change(updated_at=at, destination_ref=str(link), error=None, unanswered=None, next_attempt_at=None),
             now=now,
         )
+        if moved is not None:
+            wake_next(self.store, moved, now)
         return moved is not None
 
 
@@ -232,7 +200,9 @@ class _Handling:
         if d.state is DeliveryState.IN_DOUBT:
             return self.look_again()
         if not d.state.queued:
-            return Done(d.state)  # a redelivered message: it rests, settled, or awaits its paid event
+            # A redelivered message: it rests, settled, or awaits its paid event. A message of a
+            # delivery that rests wakes what waits for it again (its first wake may have failed).
+            return self.wake_next(d, Done(d.state))
         if d.lease_until is not None and d.lease_until >= self.now:
             # Another attempt holds the lease: a duplicate of the message, or a worker that may
             # still be sending. Come back once the lease has expired (then the crash is seen).
@@ -375,12 +345,14 @@ class _Handling:
         if moved is None:
             logger.info("the delivery changed while this message was handled: looking again", extra=self.log)
             return ComeBack(1, "changed meanwhile")
-        self.wake_next(moved)
-        return verdict
+        return self.wake_next(moved, verdict)
 
-    def wake_next(self, moved: DeliveryRecord) -> None:
-        if moved.state.resting:
-            wake_next(self.store, self.state, moved, self.now)
+    def wake_next(self, moved: DeliveryRecord, verdict: Verdict) -> Verdict:
+        """``verdict``, once what waits for ``moved`` (if it rests now) is woken; if it could not
+        be, the message comes back soon to wake it again."""
+        if moved.state.resting and wake_next(self.store, moved, self.now) is Wake.FAILED:
+            return ComeBack(60, "the next delivery of the order is still to be woken")
+        return verdict
 
     def later(self, name: str, delay: float, error: DeliveryError, **change: Any) -> Verdict:
         delay = max(1.0, delay)
@@ -395,7 +367,7 @@ class _Handling:
         again only seldom, for a wake-up that was missed. The two sides cannot miss each other:
         each writes its own move, then reads the other's item (consistently), and the one that
         sees the other's move does the waking."""
-        error = DeliveryError(code="waiting_for_earlier", message=reason)
+        error = DeliveryError(code=WAITING, message=reason)
         moved = self.store.move(
             self.delivery,
             "wait",
@@ -575,7 +547,7 @@ class _Handling:
             logger.warning("lease lost before the answer was recorded", extra=self.log)
         else:
             self.delivery = moved
-            self.wake_next(moved)
+            return self.wake_next(moved, verdict)
         return verdict
 
     def acknowledge(self, step: Step, following: Step, left: int) -> bool:

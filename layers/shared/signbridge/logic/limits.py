@@ -21,6 +21,10 @@ def _size(value: object) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", errors="surrogatepass"))
 
 
+def storable(stored: BaseModel) -> bool:
+    return len(stored.model_dump_json().encode("utf-8")) <= STORED_ITEM_BUDGET_BYTES
+
+
 def ensure_storable(stored: BaseModel, sent: Any, field_prefix: str = "") -> None:
     """413 when ``stored`` would pass the budget, naming the largest fields of ``sent`` (what
     the caller sent, as JSON data) so the sender can see what to shorten."""

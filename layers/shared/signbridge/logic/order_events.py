@@ -23,6 +23,7 @@ from signbridge.errors import Conflict, NotFound, StoreUnavailable, ValidationFa
 from signbridge.lifecycle import MOVES, DeliveryState, Seen
 from signbridge.logic.notices import uncertain_withdrawal
 from signbridge.logic.standing import parse_events, standing
+from signbridge.logic.wake import wake_next
 from signbridge.models.events import EventType, OrderEvent, OrderStanding
 from signbridge.models.items import DeliveryError, DeliveryRecord, OrderEventRecord
 from signbridge.models.order import LineItem, Order
@@ -223,6 +224,8 @@ def apply_to_deliveries(state: OrderState, event: OrderEvent, traits: dict[str, 
             continue
         if MOVES[name].allows(delivery, seen):
             moved = store.move(delivery, name, change, now=now)
+            if moved is not None and moved.state.resting:
+                wake_next(store, moved, now)  # what waits for it (the cancellation's own delivery) goes
             logger.info(
                 "order delivery moved by an event",
                 extra={

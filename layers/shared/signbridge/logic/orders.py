@@ -23,7 +23,7 @@ from signbridge.errors import (
     ValidationFailed,
 )
 from signbridge.lifecycle import ATTENTION, DeliveryState
-from signbridge.logic.limits import ensure_storable
+from signbridge.logic.limits import ensure_storable, storable
 from signbridge.logic.notices import CANCEL_BY_HAND
 from signbridge.logic.order_events import timeline
 from signbridge.logic.standing import PAID_STATUSES
@@ -111,6 +111,10 @@ def persist_order(
         custom_line_ids=sorted(custom_line_ids),
         designs=designs or {},
     )
+    if record.designs and not storable(record):
+        # The designs are a copy kept to spare a read per delivery: an order they would make too
+        # large to store goes without them (the forwarder then reads each design by its id).
+        record = record.model_copy(update={"designs": {}})
     ensure_storable(record, order.model_dump(mode="json"))
     deliveries = [initial_delivery(order, name, traits, custom_line_ids, at) for name, traits in routes.items()]
     if held_for is not None:

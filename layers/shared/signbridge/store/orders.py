@@ -145,6 +145,30 @@ class OrderStore(TableAccess):
         )
 
     # --- deliveries ---------------------------------------------------------------------
+    def first_later_unrested(self, order_id: str, destination: str, after_seq: int | None) -> DeliveryRecord | None:
+        """The order's first event delivery to ``destination`` after event ``after_seq`` (after the
+        order's own delivery when None) that does not rest: one consistent Query of that key range."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"ORDER#{order_id}"},
+                ":first": {"S": delivery_key(order_id, destination, (after_seq or 0) + 1)["SK"]},
+                ":last": {"S": delivery_key(order_id, destination, 999_999)["SK"]},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            with dependency():
+                response = self.client.query(**kwargs)
+            for item in response.get("Items", []):
+                delivery = DeliveryRecord.model_validate(from_item(item))
+                if not delivery.state.resting:
+                    return delivery
+            if "LastEvaluatedKey" not in response:
+                return None
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def get_delivery(self, order_id: str, destination: str, event_seq: int | None = None) -> DeliveryRecord | None:
         item = self._get(delivery_key(order_id, destination, event_seq))
         return DeliveryRecord.model_validate(item) if item else None
