@@ -202,7 +202,10 @@ class _Handling:
         if not d.state.queued:
             # A redelivered message: it rests, settled, or awaits its paid event. A message of a
             # delivery that rests wakes what waits for it again (its first wake may have failed).
-            return self.wake_next(d, Done(d.state))
+            if wake_next(self.store, d, self.now) is Wake.FAILED:
+                # Once more kept, no further: the waiter's own look again is what is left.
+                count("DeliveryWakeFailed")
+            return Done(d.state)
         if d.lease_until is not None and d.lease_until >= self.now:
             # Another attempt holds the lease: a duplicate of the message, or a worker that may
             # still be sending. Come back once the lease has expired (then the crash is seen).

@@ -32,6 +32,8 @@ def wake_next(store: Store, rested: DeliveryRecord, now: int) -> Wake:
     that began to wait while ``rested`` was still under way is seen. Never raises: on FAILED the
     forwarder keeps ``rested``'s message and wakes again when it comes back; elsewhere the
     waiter's own look again is what is left."""
+    if not rested.state.resting:
+        return Wake.NOTHING  # it wakes what waits for it when it comes to rest
     try:
         for _ in range(3):  # a wake that lost a race with another write of the waiter reads again
             waiting = store.first_later_unrested(rested.order_id, rested.destination, rested.event_seq)
@@ -54,6 +56,10 @@ def wake_next(store: Store, rested: DeliveryRecord, now: int) -> Wake:
                     },
                 )
                 return Wake.WOKEN
+        logger.warning(
+            "the next delivery of the order changed under every wake: it looks again later",
+            extra={"order_id": rested.order_id, "destination": rested.destination},
+        )
         return Wake.FAILED
     except Exception:
         logger.warning(
